@@ -1,0 +1,7 @@
+"""bcapi: assess NHS practice-based commissioning business cases, consistently."""
+
+
+def create_app(*args, **kwargs):
+    from bcapi.app import create_app as factory
+
+    return factory(*args, **kwargs)

@@ -1,0 +1,57 @@
+"""flask-smorest, subclassed once: every cross-cutting HTTP behaviour has its home here.
+
+- `Api`: errors are rendered by `bcapi.problems` (problem+json), documented with ProblemSchema.
+- `Blueprint`: request bodies are parsed with exact decimals and must be `application/json`
+  (415 otherwise); malformed JSON is a 400 problem, invalid fields a 422 listing every pointer.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flask_smorest
+from flask import current_app, request
+from webargs.flaskparser import FlaskParser
+
+from bcapi.document import JSONBodyError, loads
+from bcapi.problems import Problem
+
+from .schemas import ProblemSchema
+
+
+class JSONBodyParser(FlaskParser):
+    """webargs parser whose JSON is bcapi's: Decimal numbers, no NaN, content type enforced."""
+
+    def _raw_load_json(self, req) -> Any:
+        if not req.is_json:
+            raise Problem(415, "Send the body as JSON with 'Content-Type: application/json'.")
+        data = req.get_data(cache=True)
+        if not data:
+            raise Problem(400, "The request body is empty; send a JSON document.")
+        try:
+            return loads(data)
+        except JSONBodyError as exc:
+            raise Problem(400, str(exc)) from None
+
+    def load_json(self, req, schema) -> Any:
+        return self._raw_load_json(req)
+
+
+def raw_body_text() -> str:
+    text = request.get_data(cache=True).decode("utf-8")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+class Blueprint(flask_smorest.Blueprint):
+    ARGUMENTS_PARSER = JSONBodyParser()
+
+
+class Api(flask_smorest.Api):
+    ERROR_SCHEMA = ProblemSchema
+    DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
+
+    def _register_error_handlers(self) -> None:
+        """Errors are handled app-wide by `bcapi.problems.init_app`."""
+
+
+def settings():
+    return current_app.extensions["bcapi"].settings

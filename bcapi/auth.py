@@ -1,0 +1,159 @@
+"""API keys and the access policy.
+
+A key is `bcapi_` + 43 url-safe characters (256 bits). Only its SHA-256 is stored: the key is
+random and long, so a fast hash is as strong as a slow one and keeps each request cheap.
+
+Every route declares who may call it with `@allow(...)` (`allow(PUBLIC)` for none); one
+app-wide `before_request` (`init_app`) enforces it, and refuses any route without a policy, so
+a new route is closed until someone says who may call it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Flask, current_app, g, request, session
+from sqlalchemy import select, update
+
+from bcapi.models import ApiKey, utcnow
+from bcapi.problems import Problem
+
+ROLES = ("commissioner", "board", "admin")
+KEY_PREFIX = "bcapi_"
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+PUBLIC = "public"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, role, consortium (for commissioners) and label."""
+
+    key_id: str
+    role: str
+    consortium: str | None
+    label: str | None
+
+    def can_see_consortium(self, code: str) -> bool:
+        return self.role != "commissioner" or self.consortium == code
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def allow(*roles: str, via: str = "bearer") -> Callable:
+    """Declare which roles may call a view (`allow(PUBLIC)` for no key at all).
+
+    `via="session"` is for the board's web pages: the key was given once at sign-in and the
+    signed session cookie names it; it is checked again (revoked? expired?) on every request.
+    """
+    for role in roles:
+        if role not in ROLES and role != PUBLIC:
+            raise ValueError(f"unknown role {role!r}")
+    if via not in ("bearer", "session"):
+        raise ValueError(f"unknown credential {via!r}")
+
+    def decorate(view: Callable) -> Callable:
+        view.allowed_roles = frozenset(roles)  # type: ignore[attr-defined]
+        view.credential = via  # type: ignore[attr-defined]
+        return view
+
+    return decorate
+
+
+# Routes other libraries add, with their policy: the OpenAPI document and its docs page.
+LIBRARY_ENDPOINTS = {"api-docs.openapi_json": PUBLIC, "api-docs.openapi_swagger_ui": PUBLIC,
+                     "static": PUBLIC}
+
+
+def allowed_roles(endpoint: str | None) -> frozenset[str] | None:
+    if endpoint in LIBRARY_ENDPOINTS:
+        return frozenset({LIBRARY_ENDPOINTS[endpoint]})
+    view = current_app.view_functions.get(endpoint or "")
+    return getattr(view, "allowed_roles", None)
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def find_key(token: str) -> ApiKey | None:
+    with current_app.extensions["bcapi"].db.reading() as session:
+        return session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(token)))
+
+
+def authenticate() -> Principal:
+    token = _bearer_token()
+    if token is None:
+        raise Problem(401, "Send an API key as 'Authorization: Bearer <key>'.",
+                      headers={"WWW-Authenticate": 'Bearer realm="bcapi"'})
+    return principal_for(find_key(token))
+
+
+def principal_for(key: ApiKey | None) -> Principal:
+    """The key's Principal if it is usable now; 401 if unknown, revoked or expired."""
+    db = current_app.extensions["bcapi"].db
+    now = utcnow()
+    if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        raise Problem(401, "The API key is not valid (unknown, revoked or expired).",
+                      headers={"WWW-Authenticate": 'Bearer realm="bcapi", error="invalid_token"'})
+    if key.last_used_at is None or key.last_used_at < now - LAST_USED_RESOLUTION:
+        with db.writing() as db_session:  # at most once a minute per key, so reads stay reads
+            db_session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+    return Principal(key.id, key.role, key.consortium_code, key.label)
+
+
+def enforce_policy() -> None:
+    """Before every request: authenticate if the route needs it, then check the route's policy."""
+    if request.method == "OPTIONS" or request.endpoint is None:
+        return  # Flask answers these itself (404/405 are raised later and rendered as problems)
+    roles = allowed_roles(request.endpoint)
+    if roles is None:
+        raise Problem(403, "This route has no access policy, so it is closed.")
+    if PUBLIC in roles:
+        return
+    view = current_app.view_functions[request.endpoint]
+    if getattr(view, "credential", "bearer") == "session":
+        g.principal = session_principal()
+        if g.principal is None:
+            raise SignInRequired()
+    else:
+        g.principal = authenticate()
+    if g.principal.role not in roles:
+        raise Problem(403, f"A {g.principal.role} key may not do this.")
+
+
+class SignInRequired(Exception):
+    """A web page was asked for without a valid session; the web layer sends the sign-in page."""
+
+
+def session_principal() -> Principal | None:
+    key_id = session.get("key_id")
+    if not key_id:
+        return None
+    with current_app.extensions["bcapi"].db.reading() as db_session:
+        key = db_session.get(ApiKey, key_id)
+    try:
+        return principal_for(key)
+    except Problem:
+        session.clear()
+        return None
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(enforce_policy)
+
+
+def current_principal() -> Principal:
+    return g.principal

@@ -1,0 +1,203 @@
+"""The `bcapi` command: database, keys, serving, offline assessment, ruleset checks."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bcapi.config import EXAMPLE_CASES, Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _database():
+    from bcapi.db import Database
+
+    return Database(_settings().database_url)
+
+
+def _ruleset(path: str | None):
+    from bcapi.engine import InvalidRuleset, load_ruleset
+
+    try:
+        return load_ruleset(path or _settings().rules_path)
+    except InvalidRuleset as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise click.exceptions.Exit(1) from None
+
+
+@click.group()
+def main() -> None:
+    """bcapi: assess PbC business cases consistently."""
+
+
+# -- database --------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from bcapi import migrate
+
+    migrate.upgrade(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+# -- keys ------------------------------------------------------------------------------------
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option("--role", required=True, type=click.Choice(["commissioner", "board", "admin"]))
+@click.option("--consortium", help="consortium code (commissioner keys only)")
+@click.option("--label", help="who or what the key is for")
+@click.option("--expires-in-days", type=click.IntRange(min=1), help="the key stops working after this")
+def keys_create(role: str, consortium: str | None, label: str | None, expires_in_days: int | None) -> None:
+    """Create a key; it is printed once, as the last line, and only its hash is stored."""
+    from bcapi.models import utcnow
+    from bcapi.services import keys as key_service
+    from bcapi.services.errors import Invalid
+
+    expires = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    try:
+        with _database().writing() as session:
+            row, key = key_service.create(session, role=role, consortium=consortium, label=label,
+                                          expires_at=expires)
+    except Invalid as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"created {role} key {row.id}" + (f" for {consortium}" if consortium else "")
+               + (f", expires {expires.date()}" if expires else ""), err=True)
+    click.echo(key)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys (never the keys themselves): id, role, consortium, label, state, last used."""
+    from bcapi.services import keys as key_service
+
+    with _database().reading() as session:
+        for row in map(key_service.view, key_service.listing(session)):
+            click.echo(f"{row['id']}  {row['prefix']}…  {row['role']:<12} {row['consortium'] or '-':<12} "
+                       f"{row['state']:<8} last used {row['last_used_at'] or 'never'}  {row['label'] or ''}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke the key with id KEY_ID; it stops working at once."""
+    from bcapi.services import keys as key_service
+    from bcapi.services.errors import NotFound
+
+    try:
+        with _database().writing() as session:
+            key_service.revoke(session, key_id)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"revoked {key_id}")
+
+
+# -- serving ---------------------------------------------------------------------------------
+@main.command()
+@click.option("--bind", default="127.0.0.1:8000", show_default=True)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--demo", is_flag=True, help="migrate, load the sample cases and print demo keys first")
+def serve(bind: str, workers: int, demo: bool) -> None:
+    """Run the service under gunicorn."""
+    from bcapi.server import run
+
+    if demo:
+        _prepare_demo()
+    run(bind=bind, workers=workers)
+
+
+def _prepare_demo() -> None:
+    from sqlalchemy import func, select
+
+    from bcapi import migrate
+    from bcapi.auth import Principal
+    from bcapi.document import loads
+    from bcapi.models import BusinessCase
+    from bcapi.services import cases
+    from bcapi.services.keys import create as create_key
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    database, ruleset = _database(), _ruleset(None)
+    with database.writing() as session:
+        admin_row, admin_key = create_key(session, role="admin", label="demo admin")
+        _, board_key = create_key(session, role="board", label="demo board")
+        _, eas_key = create_key(session, role="commissioner", consortium="EAS", label="demo EAS")
+        if not session.scalar(select(func.count()).select_from(BusinessCase)):
+            admin = Principal(admin_row.id, "admin", None, "demo admin")
+            for path in sorted(EXAMPLE_CASES.glob("*.json")):
+                raw = path.read_text(encoding="utf-8")
+                cases.submit(session, document=loads(raw), raw=raw, principal=admin, ruleset=ruleset)
+    click.echo(f"database: {settings.database_url}\n"
+               f"demo keys (new each start):\n  admin:               {admin_key}\n"
+               f"  board:               {board_key}\n  commissioner (EAS):  {eas_key}\n"
+               f"try: curl -H 'Authorization: Bearer {eas_key}' http://127.0.0.1:8000/api/v1/cases")
+
+
+# -- offline assessment ----------------------------------------------------------------------
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="ruleset file")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def assess(file: Path, rules_path: str | None, fmt: str) -> None:
+    """Assess a business-case FILE offline, as the API would."""
+    from bcapi.document import JSONBodyError, dumps, loads, validate_document
+    from bcapi.report import render_text
+    from bcapi.services.assessments import dry_run
+
+    ruleset = _ruleset(rules_path)
+    try:
+        document = loads(file.read_bytes())
+    except JSONBodyError as exc:
+        raise click.ClickException(str(exc)) from None
+    errors = validate_document(document)
+    if errors:
+        for error in errors:
+            click.echo(f"{file}: {error.pointer or '/'}: {error.detail}", err=True)
+        raise click.exceptions.Exit(2)
+    result = dry_run(document, ruleset)
+    if fmt == "json":
+        click.echo(dumps(result, indent=2))
+    else:
+        click.echo(render_text(result, color=sys.stdout.isatty()))
+
+
+# -- schemas ---------------------------------------------------------------------------------
+@main.group()
+def schema() -> None:
+    """The published JSON Schema of the document."""
+
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "business-case.v1.schema.json"
+
+
+@schema.command("export")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=SCHEMA_FILE,
+              show_default=True)
+def schema_export(output: Path) -> None:
+    """Write the JSON Schema generated from the code's own schema."""
+    from bcapi.document.jsonschema import document_json_schema
+
+    output.write_text(json.dumps(document_json_schema(), indent=2, default=float) + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+from bcapi.rules_cli import rules  # noqa: E402  (the `bcapi rules` group lives in its own module)
+
+main.add_command(rules)

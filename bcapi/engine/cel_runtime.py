@@ -1,0 +1,546 @@
+"""Run-time support for compiled rule expressions (see `bcapi.engine.cel`).
+
+The Python code that `cel.compile_expression` generates calls these helpers for every
+operation that needs a check the plain Python operator would not make: `True + 1`, `"a" * 3`,
+`[1] < [2]`, `-7 % 3` and the like. Each helper either returns the dialect's result or raises
+`CelEvalError` with a message a rule author can act on.
+
+Values are plain JSON-ish Python values: dict, list, str, int, Decimal, bool, None and
+`datetime.date`. Types are tested with `type(x) is ...`, so subclasses other than those listed
+are not recognised, and `bool` is never a number.
+"""
+from __future__ import annotations
+
+import datetime
+import re
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any, NoReturn
+
+
+class CelError(Exception):
+    """A problem with a rule expression: `message`, and where known the 1-based `line` and
+    `column` within the expression."""
+
+    def __init__(self, message: str, column: int | None = None, line: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.column = column
+        self.line = line
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CelSyntaxError(CelError):
+    """The expression does not parse."""
+
+
+class CelTypeError(CelError):
+    """The expression parses but names something that does not exist, or calls it wrongly."""
+
+
+class CelEvalError(CelError):
+    """The expression failed while running (missing key, wrong operand types, division by zero ...)."""
+
+
+NUM = frozenset({int, Decimal})
+SIZED = frozenset({str, list, dict})
+DATE = datetime.date
+# Division, rounding and conversions use this context, never the thread's, so results do not
+# depend on anything the caller may have set. (+, - and * run in the default context: exact for
+# any figure with fewer than 28 significant digits.)
+CONTEXT = Context(prec=28, rounding=ROUND_HALF_UP)
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def type_name(value: Any) -> str:
+    """The dialect's name for a value's type, as used in error messages."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is bool:
+        return "bool"
+    if kind is int:
+        return "int"
+    if kind is Decimal:
+        return "decimal"
+    if kind is str:
+        return "str"
+    if kind is list:
+        return "list"
+    if kind is dict:
+        return "map"
+    if kind is DATE:
+        return "date"
+    return kind.__name__
+
+
+def a_type(value: Any) -> str:
+    """'an int', 'a list' ..."""
+    name = type_name(value)
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def fail(message: str) -> NoReturn:
+    raise CelEvalError(message)
+
+
+def _bool_note(*values: Any) -> str:
+    return " (true and false are not numbers)" if any(type(v) is bool for v in values) else ""
+
+
+# --- variables, member access -------------------------------------------------------------
+
+def var(activation: dict, name: str) -> Any:
+    try:
+        return activation[name]
+    except KeyError:
+        fail(f"no value was given for the variable '{name}'")
+    except TypeError:
+        fail("the activation must be a map of variable names to values")
+
+
+def select(container: Any, key: str, described: str) -> Any:
+    """`container.key` (or `container["key"]`) on a map; `described` names the container."""
+    if type(container) is dict:
+        try:
+            return container[key]
+        except KeyError:
+            fail(f"no such key '{key}' in {described}")
+    if container is None:
+        fail(f"{described} is null, so it has no field '{key}'")
+    fail(f"{described} is {a_type(container)}, not a map, so it has no field '{key}'")
+
+
+def index(container: Any, key: Any, described: str) -> Any:
+    """`container[key]`: a list by int position, or a map by key."""
+    kind = type(container)
+    if kind is list:
+        if type(key) is not int:
+            fail(f"a list index must be an int, not {type_name(key)} (indexing {described})")
+        if not 0 <= key < len(container):
+            fail(f"index {key} is out of range for {described}, which has {len(container)} items")
+        return container[key]
+    if kind is dict:
+        _check_key(key)
+        if type(key) is bool:
+            for k, v in container.items():
+                if k is key:
+                    return v
+        elif key in container:
+            return container[key]
+        fail(f"no such key {key!r} in {described}")
+    fail(f"cannot index {described}, {a_type(container)}; only lists and maps can be indexed")
+
+
+def safe_index(container: Any, key: Any) -> Any:
+    """`container[key]`, or None when absent: used inside has(), filled() and get()."""
+    kind = type(container)
+    if kind is list:
+        if type(key) is int and 0 <= key < len(container):
+            return container[key]
+        return None
+    if kind is dict and type(key) in (str, int, bool):
+        return container.get(key)
+    return None
+
+
+def _check_key(key: Any) -> None:
+    if type(key) not in (str, int, bool):
+        fail(f"a map key must be a string, int or bool, not {type_name(key)}")
+
+
+def make_map(*pairs: Any) -> dict:
+    """A map literal from key, value, key, value ...; duplicate keys are an error."""
+    result: dict = {}
+    for i in range(0, len(pairs), 2):
+        key = pairs[i]
+        _check_key(key)
+        if key in result:
+            fail(f"duplicate key {key!r} in a map literal")
+        result[key] = pairs[i + 1]
+    return result
+
+
+def iterable(value: Any, described: str) -> list:
+    """What a macro iterates: a list's items or a map's keys."""
+    if type(value) is list:
+        return value
+    if type(value) is dict:
+        return list(value)
+    fail(f"{described} is {a_type(value)}; macros such as all() and map() need a list or a map")
+
+
+# --- logic --------------------------------------------------------------------------------
+
+def not_bool(value: Any, operator: str) -> NoReturn:
+    fail(f"'{operator}' needs true or false, got {type_name(value)}")
+
+
+def logical_not(value: Any) -> bool:
+    if value is True:
+        return False
+    if value is False:
+        return True
+    not_bool(value, "!")
+
+
+def filled(value: Any) -> bool:
+    """Not null, and not blank text, an empty list or an empty map."""
+    if value is None:
+        return False
+    kind = type(value)
+    if kind is str:
+        return value.strip() != ""
+    if kind is list or kind is dict:
+        return len(value) > 0
+    return True
+
+
+# --- arithmetic ---------------------------------------------------------------------------
+
+def add(a: Any, b: Any) -> Any:
+    ta, tb = type(a), type(b)
+    if ta in NUM and tb in NUM:
+        return _arith(lambda: a + b)
+    if ta is tb and (ta is str or ta is list):
+        return a + b
+    fail(f"cannot add {type_name(a)} and {type_name(b)}{_bool_note(a, b)}")
+
+
+def sub(a: Any, b: Any) -> Any:
+    if type(a) in NUM and type(b) in NUM:
+        return _arith(lambda: a - b)
+    fail(f"cannot subtract {type_name(b)} from {type_name(a)}{_bool_note(a, b)}")
+
+
+def mul(a: Any, b: Any) -> Any:
+    if type(a) in NUM and type(b) in NUM:
+        return _arith(lambda: a * b)
+    fail(f"cannot multiply {type_name(a)} by {type_name(b)}{_bool_note(a, b)}")
+
+
+def div(a: Any, b: Any) -> Decimal:
+    """Exact decimal division (to 28 significant digits): the result is always a Decimal."""
+    if type(a) not in NUM or type(b) not in NUM:
+        fail(f"cannot divide {type_name(a)} by {type_name(b)}{_bool_note(a, b)}")
+    if b == 0:
+        fail("division by zero")
+    return _arith(lambda: CONTEXT.divide(Decimal(a), Decimal(b)))
+
+
+def mod(a: Any, b: Any) -> Any:
+    """Remainder with the sign of `a` (truncating, as CEL and Decimal do)."""
+    if type(a) not in NUM or type(b) not in NUM:
+        fail(f"cannot take {type_name(a)} modulo {type_name(b)}{_bool_note(a, b)}")
+    if b == 0:
+        fail("modulo by zero")
+    if type(a) is int and type(b) is int:
+        remainder = abs(a) % abs(b)
+        return -remainder if a < 0 else remainder
+    return _arith(lambda: CONTEXT.remainder(Decimal(a), Decimal(b)))
+
+
+def neg(a: Any) -> Any:
+    if type(a) in NUM:
+        return -a
+    fail(f"cannot negate {type_name(a)}{_bool_note(a)}")
+
+
+def _arith(operation: Any) -> Any:
+    try:
+        return operation()
+    except ArithmeticError as exc:
+        fail(f"arithmetic error: {type(exc).__name__}")
+
+
+# --- comparison ---------------------------------------------------------------------------
+
+def eq(a: Any, b: Any) -> bool:
+    """Equality: bool never equals a number; values of different types are unequal."""
+    ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta is list:
+            return len(a) == len(b) and all(eq(x, y) for x, y in zip(a, b))
+        if ta is dict:
+            return len(a) == len(b) and all(k in b and eq(v, b[k]) for k, v in a.items())
+        return a == b
+    if ta in NUM and tb in NUM:
+        return a == b
+    return False
+
+
+def ne(a: Any, b: Any) -> bool:
+    return not eq(a, b)
+
+
+def _ordered(a: Any, b: Any, operator: str) -> None:
+    ta, tb = type(a), type(b)
+    if ta in NUM and tb in NUM:
+        return
+    if ta is tb and (ta is str or ta is DATE or ta is bool):
+        return
+    fail(f"cannot compare {type_name(a)} with {type_name(b)} using '{operator}'")
+
+
+def lt(a: Any, b: Any) -> bool:
+    _ordered(a, b, "<")
+    return a < b
+
+
+def le(a: Any, b: Any) -> bool:
+    _ordered(a, b, "<=")
+    return a <= b
+
+
+def gt(a: Any, b: Any) -> bool:
+    _ordered(a, b, ">")
+    return a > b
+
+
+def ge(a: Any, b: Any) -> bool:
+    _ordered(a, b, ">=")
+    return a >= b
+
+
+def contained_in(item: Any, container: Any) -> bool:
+    """`item in container`: list membership by `eq`, or map key membership."""
+    if type(container) is list:
+        if type(item) is str or item is None:
+            return item in container
+        return any(eq(item, element) for element in container)
+    if type(container) is dict:
+        if type(item) is bool:
+            return any(k is item for k in container)
+        if type(item) not in (str, int, Decimal):
+            return False
+        return item in container
+    fail(f"'in' needs a list or a map on its right, not {type_name(container)}")
+
+
+# --- functions ----------------------------------------------------------------------------
+
+def size(value: Any) -> int:
+    if type(value) in SIZED:
+        return len(value)
+    fail(f"size() needs a string, list or map, not {type_name(value)}")
+
+
+def _numbers(values: Any, function: str) -> list:
+    if type(values) is not list:
+        fail(f"{function}() needs a list of numbers, not {type_name(values)}")
+    for value in values:
+        if type(value) not in NUM:
+            fail(f"{function}() needs a list of numbers, but the list holds {a_type(value)}")
+    return values
+
+
+def sum_(values: Any) -> Any:
+    if type(values) is list and set(map(type, values)) <= NUM:
+        return _arith(lambda: sum(values))
+    return _arith(lambda: sum(_numbers(values, "sum")))
+
+
+def _extreme(values: Any, function: str, pick: Any) -> Any:
+    if type(values) is not list:
+        fail(f"{function}() needs a list, not {type_name(values)}")
+    if not values:
+        fail(f"{function}() of an empty list")
+    first = values[0]
+    for value in values:
+        _ordered(first, value, function + "()")
+    return pick(values)
+
+
+def min_(values: Any) -> Any:
+    return _extreme(values, "min", min)
+
+
+def max_(values: Any) -> Any:
+    return _extreme(values, "max", max)
+
+
+def abs_(value: Any) -> Any:
+    if type(value) in NUM:
+        return abs(value)
+    fail(f"abs() needs a number, not {type_name(value)}{_bool_note(value)}")
+
+
+def round_(value: Any, places: Any) -> Decimal:
+    """Round half away from zero to `places` decimal places (negative: tens, hundreds ...)."""
+    if type(value) not in NUM:
+        fail(f"round() needs a number, not {type_name(value)}{_bool_note(value)}")
+    if type(places) is not int or not -20 <= places <= 20:
+        fail(f"round() needs a whole number of places between -20 and 20, not {places!r}")
+    try:
+        result = Decimal(value).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP, CONTEXT)
+        return result.quantize(Decimal(1), context=CONTEXT) if places < 0 else result
+    except InvalidOperation:
+        fail(f"round(): {value} is too large to round to {places} places")
+
+
+def to_int(value: Any) -> int:
+    """int(x): a number truncated toward zero, or a string of digits."""
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is Decimal:
+        return int(value)
+    if kind is str and _INT_TEXT.fullmatch(value.strip()):
+        return int(value.strip())
+    if kind is str:
+        fail(f"int() cannot read {value!r} as a whole number")
+    fail(f"int() needs a number or a string, not {type_name(value)}")
+
+
+def to_decimal(value: Any) -> Decimal:
+    """double(x): a Decimal, from a number or a string such as '12.5'."""
+    kind = type(value)
+    if kind is Decimal:
+        return value
+    if kind is int:
+        return Decimal(value)
+    if kind is str and _DECIMAL_TEXT.fullmatch(value.strip()):
+        return Decimal(value.strip())
+    if kind is str:
+        fail(f"double() cannot read {value!r} as a number")
+    fail(f"double() needs a number or a string, not {type_name(value)}")
+
+
+def decimal_text(value: Decimal) -> str:
+    """A Decimal in plain notation without trailing zeros: 1.50 -> '1.5', 1E+3 -> '1000'."""
+    text = format(value.normalize(CONTEXT), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def to_string(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is Decimal:
+        return decimal_text(value)
+    if kind is DATE:
+        return value.isoformat()
+    fail(f"string() cannot convert {type_name(value)}")
+
+
+def to_date(value: Any) -> datetime.date:
+    """date(s): a strict YYYY-MM-DD string as a date (a date is returned as it is)."""
+    if type(value) is str:
+        return _parse_date(value)
+    if type(value) is DATE:
+        return value
+    fail(f"date() needs a 'YYYY-MM-DD' string, not {type_name(value)}")
+
+
+@lru_cache(maxsize=1024)
+def _parse_date(value: str) -> datetime.date:
+    if not _DATE_TEXT.fullmatch(value):
+        fail(f"date() needs a 'YYYY-MM-DD' string, not {value!r}")
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        fail(f"date(): {value!r} is not a real date")
+
+
+def days_between(a: Any, b: Any) -> int:
+    if type(a) is not DATE or type(b) is not DATE:
+        fail(f"days_between() needs two dates (use date('YYYY-MM-DD')), not {type_name(a)} and {type_name(b)}")
+    return (b - a).days
+
+
+def _format_number(value: Any, function: str) -> Decimal:
+    if type(value) not in NUM:
+        fail(f"{function}() needs a number, not {type_name(value)}{_bool_note(value)}")
+    return Decimal(value)
+
+
+def num(value: Any) -> str:
+    """1234.50 -> '1,234.5'."""
+    number = _format_number(value, "num").normalize(CONTEXT)
+    text = format(number, ",f")
+    return "0" if text in ("-0", "0") else text
+
+
+def pct(value: Any) -> str:
+    """70 -> '70%', 12.50 -> '12.5%'."""
+    number = _format_number(value, "pct").normalize(CONTEXT)
+    text = format(number, ",f")
+    return ("0" if text in ("-0", "0") else text) + "%"
+
+
+def money(value: Any) -> str:
+    """Pounds to the penny: 1234 -> '£1,234', 1234.5 -> '£1,234.50', -1234 -> '-£1,234'."""
+    pence = _format_number(value, "money").quantize(Decimal("0.01"), ROUND_HALF_UP, CONTEXT)
+    sign = "-" if pence < 0 else ""
+    pence = abs(pence)
+    if pence == pence.to_integral_value():
+        return f"{sign}£{int(pence):,}"
+    return f"{sign}£{pence:,.2f}"
+
+
+# --- strings ------------------------------------------------------------------------------
+
+def _strings(function: str, *values: Any) -> None:
+    for value in values:
+        if type(value) is not str:
+            fail(f"{function}() works on strings, not {type_name(value)}")
+
+
+def contains(text: Any, part: Any) -> bool:
+    _strings("contains", text, part)
+    return part in text
+
+
+def starts_with(text: Any, prefix: Any) -> bool:
+    _strings("startsWith", text, prefix)
+    return text.startswith(prefix)
+
+
+def ends_with(text: Any, suffix: Any) -> bool:
+    _strings("endsWith", text, suffix)
+    return text.endswith(suffix)
+
+
+def matches(text: Any, pattern: re.Pattern) -> bool:
+    _strings("matches", text)
+    return pattern.search(text) is not None
+
+
+@lru_cache(maxsize=256)
+def _pattern(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def matches_dynamic(text: Any, pattern: Any) -> bool:
+    _strings("matches", text, pattern)
+    try:
+        compiled = _pattern(pattern)
+    except re.error as exc:
+        fail(f"matches(): invalid regular expression {pattern!r}: {exc}")
+    return compiled.search(text) is not None
+
+
+def lower_ascii(text: Any) -> str:
+    _strings("lowerAscii", text)
+    return text.translate(_ASCII_LOWER)
+
+
+def trim(text: Any) -> str:
+    _strings("trim", text)
+    return text.strip()
+
+
+def internal(exc: BaseException) -> CelEvalError:
+    """A Python error that escaped the checks: still reported as an evaluation error."""
+    if isinstance(exc, RecursionError):
+        return CelEvalError("the expression is nested too deeply to evaluate")
+    return CelEvalError(f"could not evaluate: {type(exc).__name__}: {exc}")

@@ -1,0 +1,20 @@
+"""gunicorn settings from the environment; `gunicorn.conf.py` at the project root imports these.
+
+BCAPI_BIND (default 127.0.0.1:8000), BCAPI_WORKERS (default 2), BCAPI_THREADS (default 1),
+BCAPI_TIMEOUT seconds (default 30). Command-line options still win.
+"""
+import os
+
+bind = os.environ.get("BCAPI_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("BCAPI_WORKERS", "2"))
+threads = int(os.environ.get("BCAPI_THREADS", "1"))
+timeout = int(os.environ.get("BCAPI_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+accesslog = None  # the app logs every request as JSON, with its request id
+errorlog = "-"
+# Load the app once in the master: a bad ruleset stops the server at start, with its problems.
+preload_app = True
+max_requests = 10000
+max_requests_jitter = 500
+forwarded_allow_ips = os.environ.get("BCAPI_FORWARDED_ALLOW_IPS", "127.0.0.1")

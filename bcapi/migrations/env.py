@@ -1,0 +1,29 @@
+"""Alembic environment: the URL and metadata come from bcapi, not from an ini file."""
+from alembic import context
+
+from bcapi.models import Base
+
+config = context.config
+
+
+def run_migrations() -> None:
+    connectable = config.attributes.get("connection")
+    if connectable is None:
+        from bcapi.db import make_engine
+
+        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        with engine.connect() as connection:
+            _run(connection)
+        engine.dispose()
+    else:
+        _run(connectable)
+
+
+def _run(connection) -> None:
+    context.configure(connection=connection, target_metadata=Base.metadata,
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations()

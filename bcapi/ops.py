@@ -1,0 +1,74 @@
+"""Operational endpoints: liveness, readiness (migration head, ruleset digest), metrics, docs assets."""
+from __future__ import annotations
+
+import os
+from importlib.metadata import PackageNotFoundError, version
+
+from flask import Blueprint, Response, send_from_directory
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from swagger_ui_bundle import swagger_ui_path
+
+from bcapi import migrate
+from bcapi.api.context import state
+from bcapi.auth import PUBLIC, allow
+from bcapi.problems import Problem
+
+blp = Blueprint("ops", __name__)
+
+
+def _version() -> str:
+    try:
+        return version("bcapi")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@blp.route("/healthz")
+@blp.route("/_ping")
+@allow(PUBLIC)
+def healthz():
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@blp.route("/readyz")
+@blp.route("/_status")
+@allow(PUBLIC)
+def readyz():
+    """The database answers at the migration head and the ruleset is loaded."""
+    app = state()
+    try:
+        app.db.ping()
+        current = migrate.current_revision(app.db.engine)
+    except Exception as exc:  # any failure to reach the database means not ready
+        raise Problem(503, f"The database is not reachable ({type(exc).__name__}).",
+                      headers={"Retry-After": "5"}) from None
+    head = migrate.head_revision()
+    body = {
+        "status": "ready" if current == head else "not_ready",
+        "version": _version(),
+        "commit": os.environ.get("BCAPI_COMMIT", "unknown"),
+        "database": {"dialect": app.db.engine.dialect.name, "migration": current, "head": head},
+        "ruleset": app.ruleset.ref(),
+    }
+    if current != head:
+        raise Problem(503, f"The database is at migration {current}, not {head}: run 'bcapi db upgrade'.",
+                      headers={"Retry-After": "5"}, checks=body)
+    return body
+
+
+@blp.route("/metrics")
+@allow(PUBLIC)
+def metrics():
+    """Prometheus metrics of this worker process."""
+    from flask import current_app
+
+    registry = current_app.extensions["bcapi_metrics"].registry
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+@blp.route("/api/v1/docs/static/<path:filename>")
+@allow(PUBLIC)
+def swagger_assets(filename):
+    """Swagger UI's files, bundled so the docs page works with no internet."""
+    return send_from_directory(swagger_ui_path, filename)

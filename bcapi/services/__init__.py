@@ -1,0 +1,1 @@
+"""Use cases over the database: no HTTP here, no SQL in the views."""

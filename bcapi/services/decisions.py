@@ -1,0 +1,64 @@
+"""Board decisions on business cases (DH 2006: reasons, and what would resolve them)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bcapi.auth import Principal
+from bcapi.document import dumps, loads
+from bcapi.models import BusinessCase, Decision, StoredAssessment, utcnow
+
+from . import audit
+from .errors import Invalid
+
+OUTCOMES = ("approved", "rejected", "deferred", "returned_for_revision")
+NEEDS_REASONS = ("rejected", "returned_for_revision")
+
+
+def decide(session: Session, case: BusinessCase, *, outcome: str, note: str,
+           reasons: list[dict[str, Any]], principal: Principal) -> Decision:
+    """Record a decision on the case's current revision and latest assessment."""
+    if outcome in NEEDS_REASONS and not reasons:
+        raise Invalid(f"A decision to {outcome.replace('_', ' ')} must give its reasons.",
+                      pointer="/reasons")
+    assessed_rules = _rules_in_latest_assessment(session, case)
+    for i, reason in enumerate(reasons):
+        for j, rule_id in enumerate(reason.get("rule_ids", [])):
+            if rule_id not in assessed_rules:
+                raise Invalid(f"Rule {rule_id} is not in the case's latest assessment.",
+                              pointer=f"/reasons/{i}/rule_ids/{j}")
+    now = utcnow()
+    decision = Decision(case_id=case.id, revision=case.current_revision,
+                        assessment_id=case.latest_assessment_id, outcome=outcome, note=note,
+                        reasons=dumps(reasons), decided_at=now, decided_by_key_id=principal.key_id)
+    session.add(decision)
+    session.flush()
+    case.status = "decided"
+    case.latest_decision_id, case.decision_outcome, case.decided_at = decision.id, outcome, now
+    case.updated_at = now
+    audit.record(session, "case.decided", principal, case_id=case.id, outcome=outcome,
+                 revision=case.current_revision, assessment_id=case.latest_assessment_id)
+    return decision
+
+
+def _rules_in_latest_assessment(session: Session, case: BusinessCase) -> set[str]:
+    row = session.get(StoredAssessment, case.latest_assessment_id) if case.latest_assessment_id else None
+    return {f["rule_id"] for f in loads(row.body)["findings"]} if row else set()
+
+
+def history(session: Session, case: BusinessCase) -> list[Decision]:
+    return list(session.scalars(select(Decision).where(Decision.case_id == case.id)
+                                .order_by(Decision.decided_at.desc(), Decision.id.desc())))
+
+
+def latest(session: Session, case: BusinessCase) -> Decision | None:
+    return session.get(Decision, case.latest_decision_id) if case.latest_decision_id else None
+
+
+def view(decision: Decision) -> dict[str, Any]:
+    return {"id": decision.id, "case_id": decision.case_id, "revision": decision.revision,
+            "assessment_id": decision.assessment_id, "outcome": decision.outcome, "note": decision.note,
+            "reasons": loads(decision.reasons), "decided_at": decision.decided_at.isoformat(),
+            "decided_by": decision.decided_by_key_id}

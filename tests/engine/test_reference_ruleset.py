@@ -1,0 +1,227 @@
+"""The reference ruleset: it loads, its own fixtures pass and cover every rule, no document the
+schema accepts makes a rule error, and it judges the three sample cases as a PCT finance lead
+would."""
+from __future__ import annotations
+
+import copy
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from bcapi.document import loads, validate_document
+from bcapi.engine import assess, load_ruleset
+from bcapi.engine.ruletests import run_rule_tests
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "rules" / "reference.yaml"
+RULE_TESTS = ROOT / "rules" / "tests"
+EXAMPLES = ROOT / "schemas" / "examples"
+CASES = RULE_TESTS / "cases"
+
+PREFIXES = {"financial": "FIN-", "risk": "RISK-", "governance": "GOV-", "conflicts_of_interest": "COI-"}
+
+
+@pytest.fixture(scope="module")
+def ruleset():
+    return load_ruleset(RULES)
+
+
+def read(path: Path) -> dict:
+    return loads(path.read_bytes())
+
+
+def findings_by_rule(document: dict, ruleset) -> dict:
+    return {f.rule_id: f for f in assess(document, ruleset).findings}
+
+
+def failed(assessment) -> list[str]:
+    return [f.rule_id for f in assessment.findings if f.status == "fail"]
+
+
+def test_the_reference_ruleset_loads_with_four_weighted_criteria_and_its_parameters(ruleset):
+    assert len(ruleset.rules) >= 45
+    assert [c.id for c in ruleset.criteria] == list(PREFIXES)
+    assert {c.id: c.weight for c in ruleset.criteria} == {
+        "financial": 35, "risk": 25, "governance": 20, "conflicts_of_interest": 20}
+    params = ruleset.parameters
+    assert params["sum_tolerance"] == Decimal("0.01")
+    assert params["freed_up_practice_share_pct"] == 70
+    assert params["risk_pool_min_population"] == 100_000
+    assert params["eu_services_threshold"] == 101_323
+    assert params["emergency_marginal_rate_pct"] == 30
+    assert params["declaration_window_days"] == 365
+    assert params["discount_rate"] == Decimal("0.035")
+    assert params["extreme_risk_score"] == 15
+    assert params["decision_clock_days"] == 56
+    for name in ("activity_savings_tolerance_pct", "payback_tolerance_years", "sfi_tender_threshold",
+                 "downside_savings_pct"):
+        assert name in params
+
+
+def test_every_rule_has_guidance_a_known_source_and_the_prefix_of_its_criterion(ruleset):
+    for rule in ruleset.rules:
+        assert rule.id.startswith(PREFIXES[rule.criterion]), rule.id
+        assert len(rule.guidance) > 20, rule.id
+        assert rule.source and all(s in ruleset.sources for s in rule.source), rule.id
+        assert rule.fields, rule.id
+    assert sum(r.severity == "blocker" for r in ruleset.rules) <= 6, "blockers are for what makes a case unfundable"
+
+
+def test_every_rule_fixture_passes_and_every_rule_has_a_passing_and_a_failing_fixture(ruleset):
+    report = run_rule_tests(ruleset, sorted(RULE_TESTS.glob("*.yaml")))
+    assert len(report.results) > 150
+    assert report.passed, "\n".join(r.describe() for r in report.failures)
+    assert report.uncovered == () and report.coverage_pct == 100.0
+
+
+def test_a_failing_fixture_reports_expected_against_actual_with_the_values_read(ruleset, tmp_path):
+    (tmp_path / "t.yaml").write_text(
+        f"base: {CASES / 'excellent-copd.json'}\n"
+        "tests:\n"
+        "  - name: wrong on purpose\n"
+        "    patch: [{op: replace, path: /finance/total_investment, value: 300000}]\n"
+        "    expect: {FIN-TOTAL-INVESTMENT-SUM: pass}\n")
+    report = run_rule_tests(ruleset, [tmp_path / "t.yaml"])
+    [result] = report.results
+    assert not result.passed and result.line == 3
+    text = result.describe()
+    assert "FIN-TOTAL-INVESTMENT-SUM: expected pass, got fail" in text
+    assert "£300,000" in text and "£454,000" in text
+    assert "doc.finance.total_investment = 300000" in text
+
+
+def test_the_identity_only_document_assesses_with_no_rule_in_error(ruleset):
+    document = read(CASES / "identity-only.json")
+    assert set(document) == {"schema_version", "title", "consortium"}
+    assessment = assess(document, ruleset)
+    assert [f.rule_id for f in assessment.findings if f.status == "error"] == []
+    assert assessment.rating == "red"
+    assert {"FIN-FINANCIAL-INFORMATION", "RISK-REGISTER"} <= set(failed(assessment))
+
+
+def _variants(document: dict):
+    """Documents the schema may accept, derived from `document`: each field removed, each list
+    emptied, each object emptied, each nullable field null, and random combinations."""
+    def paths(node, prefix=()):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield prefix + (key,), value
+                yield from paths(value, prefix + (key,))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                yield prefix + (i,), value
+                yield from paths(value, prefix + (i,))
+
+    def edited(path, action):
+        copied = copy.deepcopy(document)
+        node = copied
+        for step in path[:-1]:
+            node = node[step]
+        action(node, path[-1])
+        return copied
+
+    def remove(parent, key):
+        del parent[key]
+
+    def set_to(value):
+        def action(parent, key):
+            parent[key] = value
+        return action
+
+    every = [(p, v) for p, v in paths(document) if p[0] not in ("schema_version", "title", "consortium")]
+    for path, value in every:
+        if isinstance(path[-1], str):
+            yield edited(path, remove)
+            yield edited(path, set_to(None))
+        if isinstance(value, list):
+            yield edited(path, set_to([]))
+        if isinstance(value, dict):
+            yield edited(path, set_to({}))
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            yield edited(path, set_to(0))
+    rng = random.Random(20090401)
+    leaves = [p for p, v in every if isinstance(p[-1], str)]
+    for _ in range(150):
+        copied = copy.deepcopy(document)
+        for path in sorted(rng.sample(leaves, k=len(leaves) // 3), key=len, reverse=True):
+            node = copied
+            try:
+                for step in path[:-1]:
+                    node = node[step]
+                del node[path[-1]]
+            except (KeyError, IndexError, TypeError):
+                continue
+        yield copied
+
+
+@pytest.mark.parametrize("case", ["excellent-copd.json", "managed-conflict-dermatology.json",
+                                  "sample-dermatology-gpwsi.json", "sample-msk-triage.json"])
+def test_no_document_the_schema_accepts_makes_a_rule_error(ruleset, case):
+    checked = 0
+    for document in _variants(read(CASES / case)):
+        if validate_document(document):
+            continue
+        errors = [(f.rule_id, f.message) for f in assess(document, ruleset).findings if f.status == "error"]
+        assert errors == [], document
+        checked += 1
+    assert checked > 300
+
+
+def test_the_copd_sample_is_green_and_told_only_about_the_marginal_rate(ruleset):
+    assessment = assess(read(EXAMPLES / "copd-community-service.json"), ruleset)
+    assert assessment.rating == "green"
+    assert failed(assessment) == ["FIN-EMERGENCY-MARGINAL-RATE", "GOV-PROCUREMENT-EU"]
+    findings = {f.rule_id: f for f in assessment.findings}
+    marginal = findings["FIN-EMERGENCY-MARGINAL-RATE"]
+    assert marginal.severity == "major"
+    assert "93 avoided emergency admissions a year at £1,950" in marginal.message
+    assert "30%" in marginal.message and "£585" in marginal.message and "£126,945" in marginal.message
+    assert findings["GOV-PROCUREMENT-EU"].severity == "advice"
+    assert "£426,000" in findings["GOV-PROCUREMENT-EU"].message
+
+
+def test_the_dermatology_sample_is_red_for_an_unmanaged_conflict_of_interest(ruleset):
+    assessment = assess(read(EXAMPLES / "dermatology-gpwsi.json"), ruleset)
+    assert assessment.rating == "red"
+    findings = {f.rule_id: f for f in assessment.findings}
+    blockers = sorted(f.rule_id for f in assessment.findings if f.status == "fail" and f.severity == "blocker")
+    assert blockers == ["COI-DECLARATIONS-PRESENT", "COI-INDEPENDENT-SCRUTINY"]
+    for rule_id in ("COI-ALTERNATIVES", "COI-OPEN-TO-ALL", "COI-ACCOUNTABLE-OFFICER-INDEPENDENT",
+                    "FIN-DOWNSIDE-CASE", "FIN-RECURRENT-FUNDING", "RISK-FINANCIAL", "RISK-CLINICAL",
+                    "GOV-PROCUREMENT-SFI", "GOV-KPI-BASELINE-TARGET", "FIN-DO-NOTHING-COST-BASELINE"):
+        assert findings[rule_id].status == "fail", rule_id
+    assert findings["COI-FAIR-PRICE"].status == "pass"  # £120 against the £155 tariff
+    assert findings["FIN-PREFERRED-COST"].message == (
+        "The preferred option 'Community respiratory team' costs £454,000, but the case's total "
+        "investment is £207,000.")
+    assert "£207,000" in findings["GOV-PROCUREMENT-SFI"].message
+    assert "£30,000" in findings["GOV-PROCUREMENT-SFI"].message
+    criteria = {c.id: c for c in assessment.criteria}
+    assert criteria["conflicts_of_interest"].rating == "red"
+
+
+def test_the_msk_sample_shows_its_copy_paste_and_is_amber_or_red_for_it(ruleset):
+    assessment = assess(read(EXAMPLES / "msk-triage.json"), ruleset)
+    findings = {f.rule_id: f for f in assessment.findings}
+    assert findings["FIN-PREFERRED-COST"].status == "fail"
+    assert "£454,000" in findings["FIN-PREFERRED-COST"].message
+    assert "£490,000" in findings["FIN-PREFERRED-COST"].message
+    assert findings["GOV-REVIEW-AFTER-START"].message == (
+        "The review date 2010-03-31 is not after the start of the period, 2010-04-01.")
+    payback = findings["FIN-PAYBACK-CONSISTENT"]
+    assert payback.status == "fail"
+    assert "2.8 years" in payback.message and "2.45 years" in payback.message
+    assert assessment.rating == "red"
+    assert not [f for f in assessment.findings if f.status == "fail" and f.severity == "blocker"]
+
+
+def test_pct_sign_off_not_yet_obtained_fails_nothing(ruleset):
+    document = read(CASES / "excellent-copd.json")
+    document["governance"]["pct_sign_off"] = {"required": True, "obtained": False}
+    signed = copy.deepcopy(document)
+    signed["governance"]["pct_sign_off"] = {"required": True, "obtained": True, "date": "2009-03-20"}
+    unsigned, after = assess(document, ruleset), assess(signed, ruleset)
+    assert unsigned.rating == after.rating == "green"
+    assert [f.status for f in unsigned.findings] == [f.status for f in after.findings]

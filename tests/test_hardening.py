@@ -1,0 +1,38 @@
+"""Rate limits, security headers and CORS."""
+from __future__ import annotations
+
+from bcapi.app import create_app
+
+from .factories import ApiClient, body
+
+
+def test_security_headers_on_every_response(api):
+    for response in (api.get("/api/v1/cases"), api.get("/api/v1/cases", as_=None), api.get("/healthz", as_=None)):
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert "default-src" in response.headers["Content-Security-Policy"]
+    assert api.get("/api/v1/cases").headers["Cache-Control"] == "no-store"
+
+
+def test_cors_is_closed_unless_configured(api, app_env):
+    response = api.get("/api/v1/cases", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+    app = create_app({**app_env, "BCAPI_CORS_ORIGINS": "https://tool.example"})
+    opened = ApiClient(app).get("/api/v1/cases", headers={"Origin": "https://tool.example"})
+    assert opened.headers["Access-Control-Allow-Origin"] == "https://tool.example"
+    app.extensions["bcapi"].db.dispose()
+
+
+def test_too_many_requests_is_429_with_retry_after(app_env):
+    app = create_app({**app_env, "BCAPI_RATE_LIMIT": "3 per minute"})
+    api = ApiClient(app)
+    statuses = [api.get("/api/v1/cases").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    limited = api.get("/api/v1/cases")
+    assert limited.headers["Content-Type"].startswith("application/problem+json")
+    assert int(limited.headers["Retry-After"]) > 0
+    assert body(limited)["status"] == 429
+    # Another key has its own allowance; health checks are never limited.
+    assert api.get("/api/v1/cases", as_="board").status_code == 200
+    assert all(api.get("/healthz", as_=None).status_code == 200 for _ in range(5))
+    app.extensions["bcapi"].db.dispose()
