@@ -5,7 +5,9 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from bcapi.document import dumps, loads
 from bcapi.models import BusinessCase, IdempotencyRecord, Revision, utcnow
+from bcapi.services.assessments import dry_run
 
 from .factories import body, make_document, minimal_document, sample
 
@@ -36,6 +38,17 @@ def test_submitting_a_case_stores_revision_1_and_answers_with_its_assessment(api
     assert again.status_code == 200
     assert body(again)["document"] == document
     assert again.headers["ETag"] == response.headers["ETag"]
+
+
+def test_the_served_assessment_is_exactly_what_the_engine_says_offline(api, app):
+    """Every finding keeps its pointers, message and guidance on the way out: API and CLI agree."""
+    document = make_document()
+    served = body(api.submit(document))["latest_assessment"]
+    offline = loads(dumps(dry_run(document, app.extensions["bcapi"].ruleset)))
+    assert served["findings"] == offline["findings"]
+    assert (served["rating"], served["score"]) == (offline["rating"], offline["score"])
+    failed = [f for f in served["findings"] if f["status"] == "fail"]
+    assert failed and all(f["fields"] and all(p.startswith("/") for p in f["fields"]) for f in failed)
 
 
 def test_the_document_comes_back_exactly_as_sent(api):

@@ -57,7 +57,7 @@ class FindingSchema(Out):
     status = fields.String(validate=validate.OneOf(STATUSES))
     title = fields.String()
     message = fields.String(metadata={"description": "why it failed, with the figures read"})
-    fields_ = fields.List(fields.String(), data_key="fields",
+    fields_ = fields.List(fields.String(), data_key="fields", attribute="fields",
                           metadata={"description": "JSON pointers into the document"})
     guidance = fields.String(metadata={"description": "what to do about it"})
     source = fields.String()
