@@ -6,13 +6,16 @@
 """
 from __future__ import annotations
 
+import http
 from typing import Any
 
 import flask_smorest
 from flask import current_app, request
+from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
 
 from bcapi.document import JSONBodyError, loads
+from bcapi.problems import MEDIA_TYPE as PROBLEM_JSON
 from bcapi.problems import Problem
 
 from .schemas import ProblemSchema
@@ -51,6 +54,18 @@ class Api(flask_smorest.Api):
 
     def _register_error_handlers(self) -> None:
         """Errors are handled app-wide by `bcapi.problems.init_app`."""
+
+    def _register_responses(self) -> None:
+        """Document every error response as problem+json, the way `bcapi.problems` serves it."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON if status >= 400 else self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(default, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
 
 def settings():
