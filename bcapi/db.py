@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,3 +73,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_if_absent(session: Session, model: type, **values) -> bool:
+    """INSERT the row unless its key exists (ON CONFLICT DO NOTHING); True if this call added it.
+
+    Safe when two transactions try at once: on PostgreSQL the second waits for the first and
+    then does nothing, where a read-then-insert would fail on the unique key.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    key = inspect(model).primary_key
+    statement = dialect.insert(model).values(**values).on_conflict_do_nothing().returning(*key)
+    return session.execute(statement).first() is not None  # rowcount is -1 here under psycopg

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bcapi.db import insert_if_absent
 from bcapi.document import dumps
 from bcapi.engine import Assessment, Ruleset, assess
 from bcapi.models import (AssessmentCriterion, BusinessCase, FailedRule, StoredAssessment,
@@ -29,13 +30,14 @@ def dry_run(document: dict[str, Any], ruleset: Ruleset) -> dict[str, Any]:
 
 
 def ensure_ruleset_stored(session: Session, ruleset: Ruleset) -> None:
-    """Keep the ruleset's text by digest, the first time an assessment uses it."""
-    if session.get(StoredRuleset, ruleset.digest) is None:
-        session.add(StoredRuleset(digest=ruleset.digest, ruleset_id=ruleset.id, version=ruleset.version,
-                                  title=ruleset.title, text=ruleset.text))
+    """Keep the ruleset's text by digest, the first time an assessment uses it (two workers may
+    try at once: only the one that stores it records `ruleset.loaded`)."""
+    if session.get(StoredRuleset, ruleset.digest) is not None:
+        return
+    if insert_if_absent(session, StoredRuleset, digest=ruleset.digest, ruleset_id=ruleset.id,
+                        version=ruleset.version, title=ruleset.title, text=ruleset.text, loaded_at=utcnow()):
         audit.record(session, "ruleset.loaded", None, ruleset=ruleset.id, version=ruleset.version,
                      digest=ruleset.digest)
-        session.flush()
 
 
 def record(session: Session, case: BusinessCase, revision: int, document: dict[str, Any],
