@@ -1,4 +1,5 @@
-"""Defences every response gets: rate limits per key, security headers, CORS closed by default."""
+"""Defences every request and response gets: rate limits per key, security headers, CORS closed
+by default, and no NUL characters in paths or query strings (PostgreSQL cannot compare them)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from bcapi.config import Settings
+from bcapi.problems import Problem
 
 NOT_LIMITED = ("ops.healthz", "ops.readyz", "ops.metrics", "ops.swagger_assets")
 
@@ -43,6 +45,14 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         CORS(app, resources={r"/api/*": {"origins": list(settings.cors_origins)}},
              expose_headers=["ETag", "Location", "Link", "X-Request-ID", "Retry-After"],
              allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"])
+
+    @app.before_request
+    def _refuse_nul_characters():
+        if "\x00" in request.path:
+            raise Problem(400, "The path contains a NUL character (%00).")
+        for name, values in request.args.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                raise Problem(400, f"The query parameter {name!r} contains a NUL character (%00).")
 
     @app.after_request
     def _security_headers(response):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bcapi.app import create_app
 
-from .factories import ApiClient, body
+from .factories import ApiClient, body, make_document
 
 
 def test_security_headers_on_every_response(api):
@@ -36,3 +36,17 @@ def test_too_many_requests_is_429_with_retry_after(app_env):
     assert api.get("/api/v1/cases", as_="board").status_code == 200
     assert all(api.get("/healthz", as_=None).status_code == 200 for _ in range(5))
     app.extensions["bcapi"].db.dispose()
+
+
+def test_nul_characters_are_refused_with_a_problem_not_stored_or_a_500(api):
+    """PostgreSQL cannot hold U+0000; both databases must answer the same clear 4xx."""
+    document = make_document(title="Bad\u0000title")
+    document["risks"][0]["mitigation"] = "x\u0000"
+    response = api.submit(document)
+    assert response.status_code == 422
+    assert {e["pointer"] for e in body(response)["errors"]} == {"/title", "/risks/0/mitigation"}
+    for path in ("/api/v1/cases/%00", "/api/v1/cases?consortium=%00", "/api/v1/cases?x%00=1"):
+        response = api.get(path)
+        assert response.status_code == 400, path
+        assert response.headers["Content-Type"].startswith("application/problem+json")
+    assert body(api.get("/api/v1/cases", as_="admin"))["items"] == []

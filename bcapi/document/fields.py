@@ -12,7 +12,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 MONEY_MAX = Decimal("999999999999.99")  # fits Numeric(14, 2)
 PENNY = Decimal("0.01")
@@ -96,9 +96,15 @@ class IsoDate(fields.String):
         return text
 
 
+def no_nul(text: str) -> None:
+    """Refuse U+0000: it means nothing in a business case and PostgreSQL cannot store it."""
+    if "\x00" in text:
+        raise ValidationError("Text may not contain the NUL character (\\u0000).")
+
+
 def Text(max_length: int = 2000, min_length: int = 0, **kwargs) -> fields.String:
     """Free text with a length limit (characters)."""
-    return fields.String(validate=validate.Length(min=min_length, max=max_length), **kwargs)
+    return fields.String(validate=[validate.Length(min=min_length, max=max_length), no_nul], **kwargs)
 
 
 def Choice(*choices: str, **kwargs) -> fields.String:
