@@ -118,11 +118,11 @@ def serve(bind: str, workers: int, demo: bool) -> None:
     from bcapi.server import run
 
     if demo:
-        _prepare_demo()
+        _prepare_demo(bind)
     run(bind=bind, workers=workers)
 
 
-def _prepare_demo() -> None:
+def _prepare_demo(bind: str) -> None:
     from sqlalchemy import func, select
 
     from bcapi import migrate
@@ -147,7 +147,7 @@ def _prepare_demo() -> None:
     click.echo(f"database: {settings.database_url}\n"
                f"demo keys (new each start):\n  admin:               {admin_key}\n"
                f"  board:               {board_key}\n  commissioner (EAS):  {eas_key}\n"
-               f"try: curl -H 'Authorization: Bearer {eas_key}' http://127.0.0.1:8000/api/v1/cases")
+               f"try: curl -H 'Authorization: Bearer {eas_key}' http://{bind}/api/v1/cases")
 
 
 # -- offline assessment ----------------------------------------------------------------------

@@ -64,3 +64,24 @@ def test_assess_reports_an_invalid_file_by_pointer(runner, tmp_path):
     result = runner.invoke(main, ["assess", str(bad)])
     assert result.exit_code == 2
     assert "/title" in result.stderr and "/consortium" in result.stderr
+
+
+def test_serve_demo_loads_the_sample_cases_and_prints_working_keys(runner, tmp_path, monkeypatch):
+    """The README's first command: migrate, load the samples, print a key per role (gunicorn stubbed)."""
+    served = {}
+    monkeypatch.setattr("bcapi.server.run", lambda **kwargs: served.update(kwargs))
+    result = runner.invoke(main, ["serve", "--demo", "--bind", "127.0.0.1:8123"])
+    assert result.exit_code == 0, result.output
+    assert served["bind"] == "127.0.0.1:8123"
+    assert "http://127.0.0.1:8123/api/v1/cases" in result.output
+    eas_key = next(line.split()[-1] for line in result.output.splitlines() if "commissioner (EAS)" in line)
+
+    from bcapi.app import create_app
+
+    app = create_app({"BCAPI_DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3", "BCAPI_INSTANCE_PATH": str(tmp_path)})
+    listed = app.test_client().get("/api/v1/cases", headers={"Authorization": f"Bearer {eas_key}"})
+    assert listed.status_code == 200
+    titles = {item["title"] for item in listed.get_json()["items"]}
+    assert titles == {json.loads(p.read_text())["title"] for p in EXAMPLES.glob("*.json")
+                      if json.loads(p.read_text())["consortium"]["code"] == "EAS"}
+    app.extensions["bcapi"].db.dispose()
