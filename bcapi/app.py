@@ -56,6 +56,7 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/static/",
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},  # never send the spec's URL off-site
         "API_SPEC_OPTIONS": {
             "info": {"description": "Assess NHS practice-based commissioning business cases against a "
                                     "published, versioned ruleset. See the README."},

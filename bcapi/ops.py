@@ -64,7 +64,7 @@ def metrics():
     from flask import current_app
 
     registry = current_app.extensions["bcapi_metrics"].registry
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)  # it has its charset
 
 
 @blp.route("/api/v1/docs/static/<path:filename>")

@@ -109,7 +109,8 @@ def init_app(app: Flask) -> None:
 
     for error_class, status in statuses.items():
         app.register_error_handler(error_class, lambda exc, status=status: problem_response(
-            Problem(status, str(exc), errors=[FieldError(exc.pointer, str(exc))] if hasattr(exc, "pointer") else [])))
+            Problem(status, str(exc), slug=getattr(exc, "problem_slug", None),
+                    errors=[FieldError(pointer, detail) for pointer, detail in getattr(exc, "errors", ())])))
 
     @app.errorhandler(OperationalError)
     def _database_down(error: OperationalError):

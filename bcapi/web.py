@@ -12,7 +12,9 @@ from wtforms import ValidationError
 
 from bcapi.auth import PUBLIC, Principal, SignInRequired, allow, current_principal, find_key, principal_for
 from bcapi.api.context import state
+from bcapi.api.dashboard import csv_download
 from bcapi.api.schemas import DashboardArgs
+from bcapi.document import marshmallow_errors_to_pointers
 from bcapi.problems import Problem
 from bcapi.services import cases, dashboard, decisions, present
 from bcapi.services.errors import NotFound
@@ -72,15 +74,20 @@ def sign_out():
     return redirect(url_for("web.sign_in"), 303)
 
 
+def _filters_from_query() -> tuple[dict[str, str], dict, dashboard.PortfolioFilters]:
+    """The filters the form sent (empty fields dropped), their errors, and the filters to apply."""
+    given = {k: v for k, v in request.args.items() if v.strip()}
+    errors = DashboardArgs().validate(given)
+    args = {} if errors else DashboardArgs().load(given)
+    return given, errors, dashboard.PortfolioFilters(**{k: args.get(k) for k in (
+        "consortium", "service_area", "submitted_after", "submitted_before")})
+
+
 @blp.route("", methods=["GET"])
 @allow("board", "admin", via="session")
 def portfolio():
     """The portfolio at a glance, with filters."""
-    given = {k: v for k, v in request.args.items() if v.strip()}  # a form sends empty fields
-    errors = DashboardArgs().validate(given)
-    args = {} if errors else DashboardArgs().load(given)
-    filters = dashboard.PortfolioFilters(**{k: args.get(k) for k in (
-        "consortium", "service_area", "submitted_after", "submitted_before")})
+    given, errors, filters = _filters_from_query()
     app = state()
     with app.db.reading() as db_session:
         figures = dashboard.portfolio(db_session, filters, app.ruleset)
@@ -89,6 +96,16 @@ def portfolio():
             submitted_after=filters.submitted_after, submitted_before=filters.submitted_before), limit=50, after=None)
     return render_template("dashboard.html", figures=figures, cases=[present.case_summary(c) for c in recent],
                            args=given, errors=errors, principal=current_principal())
+
+
+@blp.route("/cases.csv", methods=["GET"])
+@allow("board", "admin", via="session")
+def cases_csv():
+    """The portfolio as CSV, for the signed-in board member, with the page's filters."""
+    given, errors, filters = _filters_from_query()
+    if errors:
+        raise Problem(422, "The filters are not valid; see errors.", errors=marshmallow_errors_to_pointers(errors))
+    return csv_download(filters)
 
 
 @blp.route("/cases/<case_id>", methods=["GET"])

@@ -30,6 +30,10 @@ class JSONBodyParser(FlaskParser):
         data = req.get_data(cache=True)
         if not data:
             raise Problem(400, "The request body is empty; send a JSON document.")
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if req.content_length is None and limit and len(data) >= limit:
+            # Werkzeug stops reading a body sent without a length (chunked) at the limit, silently.
+            raise Problem(413, f"The request body is larger than the limit of {limit:,} bytes.")
         try:
             return loads(data)
         except JSONBodyError as exc:

@@ -22,9 +22,10 @@ blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases",
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
-def _case_headers(case) -> dict[str, str]:
+def _case_headers(case, revision: int | None = None) -> dict[str, str]:
+    """Location, and the ETag of `revision` (by default the current one) to revise from."""
     return {"Location": url_for("cases.get_case", case_id=case.id, _external=True),
-            "ETag": f'"{cases.etag_for(case)}"'}
+            "ETag": f'"{cases.etag_for(case, revision)}"'}
 
 
 def _idempotency_key() -> str | None:
@@ -54,7 +55,8 @@ def submit_case(document):
             with app.db.reading() as session:
                 case = cases.visible_case(session, replay.case_id, principal)
             response = Response(replay.body, status=replay.status, mimetype="application/json")
-            response.headers.update(_case_headers(case) | {"Idempotent-Replayed": "true"})
+            # The first answer again, ETag included: it named revision 1, whatever came since.
+            response.headers.update(_case_headers(case, revision=1) | {"Idempotent-Replayed": "true"})
             return response
     try:
         with app.db.writing() as session:
@@ -103,7 +105,7 @@ def get_case(case_id):
     with state().db.reading() as session:
         case = cases.visible_case(session, case_id, current_principal())
         etag = cases.etag_for(case)
-        if request.if_none_match.contains(etag):
+        if request.if_none_match.contains_weak(etag):  # RFC 9110 13.1.2: weak comparison
             return Response(status=304, headers={"ETag": f'"{etag}"'})
         body = present.case_view(case, cases.current_revision(session, case),
                                  cases.latest_assessment(session, case))

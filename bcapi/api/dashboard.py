@@ -38,7 +38,12 @@ def portfolio(args):
               content_type="text/csv")
 def cases_csv(args):
     """The portfolio as CSV, one row a case, streamed."""
-    app, filters = state(), _filters(args)
+    return csv_download(_filters(args))
+
+
+def csv_download(filters: dashboard.PortfolioFilters) -> Response:
+    """The CSV response, streamed row by row; the web dashboard's download link serves it too."""
+    app = state()
 
     def generate():
         with app.db.reading() as session:

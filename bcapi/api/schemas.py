@@ -5,7 +5,7 @@ import datetime as dt
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
-from bcapi.document.fields import Number
+from bcapi.document.fields import Number, Pattern, Text
 from bcapi.document.schema import BusinessCaseDocument
 from bcapi.engine.model import RATINGS, SEVERITIES, STATUSES
 
@@ -147,7 +147,7 @@ class RuleSchema(Out):
     title = fields.String()
     guidance = fields.String()
     source = fields.String()
-    fields_ = fields.List(fields.String(), data_key="fields")
+    fields_ = fields.List(fields.String(), data_key="fields", attribute="fields")
 
 
 class CriterionSchema(Out):
@@ -183,7 +183,10 @@ class Instant(fields.String):
             raise self.make_error("instant") from exc
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.timezone.utc)
-        return parsed.astimezone(dt.timezone.utc)
+        try:
+            return parsed.astimezone(dt.timezone.utc)
+        except OverflowError as exc:  # 0001-01-01T00:00+01:00 has no UTC instant
+            raise self.make_error("instant") from exc
 
 
 class CaseListArgs(Schema):
@@ -209,7 +212,7 @@ class ReasonSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = Text(2000, min_length=1, required=True)
     rule_ids = fields.List(fields.String(validate=validate.Length(max=64)), load_default=list,
                            validate=validate.Length(max=100),
                            metadata={"description": "rules of the latest assessment this reason rests on"})
@@ -223,7 +226,7 @@ class DecisionRequestSchema(Schema):
 
     outcome = fields.String(required=True, validate=validate.OneOf(
         ("approved", "rejected", "deferred", "returned_for_revision")))
-    note = fields.String(load_default="", validate=validate.Length(max=10_000))
+    note = Text(10_000, load_default="")
     reasons = fields.List(fields.Nested(ReasonSchema), load_default=list, validate=validate.Length(max=50))
 
 
@@ -248,8 +251,8 @@ class KeyRequestSchema(Schema):
         unknown = RAISE
 
     role = fields.String(required=True, validate=validate.OneOf(("commissioner", "board", "admin")))
-    consortium = fields.String(validate=validate.Regexp(r"^[A-Z0-9-]{2,16}$"))
-    label = fields.String(validate=validate.Length(max=200))
+    consortium = fields.String(validate=Pattern(r"^[A-Z0-9-]{2,16}$"))
+    label = Text(200)
     expires_at = fields.AwareDateTime(metadata={"description": "ISO 8601 with offset; omit for no expiry"})
 
 
@@ -299,7 +302,7 @@ class AuditArgs(Schema):
     since = Instant()
     until = Instant()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
-    before = fields.Integer(validate=validate.Range(min=1), metadata={"description": "page cursor"})
+    before = fields.Integer(validate=validate.Range(min=1, max=2**63 - 1), metadata={"description": "page cursor"})
 
 
 class DashboardArgs(Schema):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
@@ -45,16 +45,20 @@ class Number(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         number = self._check_number(value)
-        if self.places is not None and isinstance(number, Decimal):
-            quantum = Decimal(1).scaleb(-self.places)
-            if number != number.quantize(quantum, rounding="ROUND_DOWN"):
-                raise self.make_error("places", places=self.places)
         too_low = self.min is not None and number < self.min
         too_high = self.max is not None and number > self.max
         if too_low or too_high:
             if self.min is not None and self.max is not None:
                 raise self.make_error("range", min=self.min, max=self.max)
             raise self.make_error("min" if too_low else "max", min=self.min, max=self.max)
+        if self.places is not None and isinstance(number, Decimal):
+            quantum = Decimal(1).scaleb(-self.places)
+            try:
+                exact = number == number.quantize(quantum, rounding="ROUND_DOWN")
+            except InvalidOperation:  # more digits than decimal arithmetic carries (28)
+                exact = False
+            if not exact:
+                raise self.make_error("places", places=self.places)
         return number
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -76,7 +80,7 @@ class Integer(Number):
 
 def Money(*, negative: bool = False, **kwargs) -> Number:
     """Pounds sterling: at most 2 decimal places, not negative unless allowed."""
-    return Number(min=None if negative else 0, max=MONEY_MAX, places=2,
+    return Number(min=-MONEY_MAX if negative else 0, max=MONEY_MAX, places=2,
                   metadata={"description": "GBP, at most 2 decimal places"}, **kwargs)
 
 
@@ -94,6 +98,16 @@ class IsoDate(fields.String):
         except ValueError as exc:
             raise self.make_error("invalid_date") from exc
         return text
+
+
+class Pattern(validate.Regexp):
+    """A regular expression the whole value must match: unlike `re.match` with `$`, a trailing
+    newline does not slip through ("EAS\\n" is not a consortium code)."""
+
+    def __call__(self, value: str) -> str:
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
 
 
 def no_nul(text: str) -> None:

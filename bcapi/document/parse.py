@@ -1,13 +1,18 @@
 """JSON in and out with exact decimals: `1.50` stays `Decimal("1.50")` and is written back as `1.50`.
 
-`NaN`, `Infinity`, invalid UTF-8 and absurd nesting are refused with `JSONBodyError`.
+`NaN`, `Infinity`, invalid UTF-8, lone surrogate escapes (`"\\ud800"`, which no database can
+store as text), duplicate member names (other JSON readers would pick another value), integers
+beyond Python's digit limit and absurd nesting are refused with `JSONBodyError`.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import simplejson
 
+# Only a body with an escape of a surrogate can hold a lone one (valid pairs are joined).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class JSONBodyError(ValueError):
@@ -22,11 +27,41 @@ def loads(data: bytes | str) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        return simplejson.loads(text, use_decimal=True, allow_nan=False)
+        value = simplejson.loads(text, use_decimal=True, allow_nan=False, object_pairs_hook=_object)
     except simplejson.JSONDecodeError as exc:
         raise JSONBodyError(f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from exc
     except RecursionError as exc:
         raise JSONBodyError("The body nests too deeply.") from exc
+    except JSONBodyError:
+        raise
+    except ValueError as exc:  # an integer longer than Python converts (4300 digits)
+        raise JSONBodyError("The body has a number with too many digits.") from exc
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise JSONBodyError("The body has a lone surrogate escape (\\ud800-\\udfff) in a string.")
+    return value
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise JSONBodyError(f"The body names the member {duplicate!r} twice in one object.")
+    return obj
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
 
 
 def dumps(value: Any, **kwargs: Any) -> str:

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from .fields import Boolean, Choice, Integer, IsoDate, Money, Number, Text, TextList
+from .fields import Boolean, Choice, Integer, IsoDate, Money, Number, Pattern, Text, TextList
 
 SETTINGS = ("acute", "community", "primary_care", "other")
 POINTS_OF_DELIVERY = ("emergency_admission", "elective_admission", "outpatient_first",
@@ -44,18 +44,18 @@ class Organisation(Strict):
 
 
 class Consortium(Organisation):
-    code = fields.String(required=True, validate=validate.Regexp(
+    code = fields.String(required=True, validate=Pattern(
         r"^[A-Z0-9-]{2,16}$", error="2-16 characters of A-Z, 0-9 and '-'."))
     name = Text(200, min_length=1, required=True)
 
 
 class Pct(Organisation):
-    code = fields.String(validate=validate.Regexp(
+    code = fields.String(validate=Pattern(
         r"^[A-Z0-9]{3}$", error="3 characters of A-Z and 0-9 (ODS code, e.g. 5ND)."))
 
 
 class Practice(Strict):
-    ods_code = fields.String(validate=validate.Regexp(
+    ods_code = fields.String(validate=Pattern(
         r"^[A-Z][0-9]{5}$", error="A letter and 5 digits (ODS code, e.g. A83005)."))
     name = Text(200)
     list_size = Integer(min=0, max=10_000_000)

@@ -29,9 +29,10 @@ def document_digest(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
-def etag_for(case: BusinessCase) -> str:
-    """A strong validator (unquoted) naming the case's current revision; opaque to clients."""
-    return f"{case.id}.r{case.current_revision}"
+def etag_for(case: BusinessCase, revision: int | None = None) -> str:
+    """A strong validator (unquoted) naming a revision of the case, by default its current one;
+    opaque to clients."""
+    return f"{case.id}.r{case.current_revision if revision is None else revision}"
 
 
 def _identity(document: dict[str, Any]) -> dict[str, Any]:
@@ -119,7 +120,9 @@ def current_revision(session: Session, case: BusinessCase) -> Revision:
 
 
 def revision(session: Session, case: BusinessCase, number: int) -> Revision:
-    row = session.scalar(select(Revision).where(Revision.case_id == case.id, Revision.number == number))
+    row = None
+    if 1 <= number <= case.current_revision:  # and never an out-of-range integer to the database
+        row = session.scalar(select(Revision).where(Revision.case_id == case.id, Revision.number == number))
     if row is None:
         raise NotFound(f"Case {case.id} has no revision {number}.")
     return row
@@ -165,10 +168,11 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, case_id = text.split("|", 1)
         when = dt.datetime.fromisoformat(stamp)
-    except (ValueError, UnicodeDecodeError) as exc:
+        if when.tzinfo is None or len(case_id) > 64 or "\x00" in case_id:
+            raise ValueError(cursor)
+        when = when.astimezone(dt.timezone.utc)
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise ValueError("not a cursor this service issued") from exc
-    if when.tzinfo is None:
-        raise ValueError("not a cursor this service issued")
     return when, case_id
 
 

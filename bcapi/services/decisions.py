@@ -24,11 +24,12 @@ def decide(session: Session, case: BusinessCase, *, outcome: str, note: str,
         raise Invalid(f"A decision to {outcome.replace('_', ' ')} must give its reasons.",
                       pointer="/reasons")
     assessed_rules = _rules_in_latest_assessment(session, case)
-    for i, reason in enumerate(reasons):
-        for j, rule_id in enumerate(reason.get("rule_ids", [])):
-            if rule_id not in assessed_rules:
-                raise Invalid(f"Rule {rule_id} is not in the case's latest assessment.",
-                              pointer=f"/reasons/{i}/rule_ids/{j}")
+    unknown = [(f"/reasons/{i}/rule_ids/{j}", f"Rule {rule_id} is not in the case's latest assessment.")
+               for i, reason in enumerate(reasons) for j, rule_id in enumerate(reason.get("rule_ids", []))
+               if rule_id not in assessed_rules]
+    if unknown:
+        raise Invalid(f"{len(unknown)} rule id(s) are not in the case's latest assessment; see errors.",
+                      errors=unknown)
     now = utcnow()
     decision = Decision(case_id=case.id, revision=case.current_revision,
                         assessment_id=case.latest_assessment_id, outcome=outcome, note=note,

@@ -24,10 +24,16 @@ class IdempotencyConflict(ServiceError):
 class IdempotencyMismatch(ServiceError):
     """The Idempotency-Key was used before with a different body."""
 
+    problem_slug = "idempotency-key-reused"
+
 
 class Invalid(ServiceError):
-    """The request is well-formed but breaks a rule of the domain; `pointer` names the field."""
+    """The request is well-formed but breaks a rule of the domain.
 
-    def __init__(self, message: str, *, pointer: str = ""):
+    `errors` pairs each offending field's JSON pointer with what is wrong there; by default,
+    the one `pointer` with the message.
+    """
+
+    def __init__(self, message: str, *, pointer: str = "", errors: list[tuple[str, str]] | None = None):
         super().__init__(message)
-        self.pointer = pointer
+        self.errors = errors if errors is not None else [(pointer, message)]

@@ -1,0 +1,254 @@
+"""An acceptance tester with inputs we have not seen: hostile bodies, headers and query strings.
+
+Every 4xx must be a problem (RFC 9457), never a 500, and a refused request stores nothing
+(CONTRACT §1, §2). Each test here once found a fault.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import pytest
+
+from bcapi.document import dumps
+
+from .factories import body, make_document, minimal_document
+
+PROBLEM = "application/problem+json"
+
+
+def is_problem(response, status: int | None = None) -> bool:
+    if status is not None and response.status_code != status:
+        return False
+    if not response.headers["Content-Type"].startswith(PROBLEM):
+        return False
+    problem = body(response)
+    return {"type", "title", "status", "detail"} <= set(problem) and problem["status"] == response.status_code
+
+
+def stored_cases(api) -> int:
+    return len(body(api.get("/api/v1/cases?limit=100", as_="admin"))["items"])
+
+
+def post_raw(api, path: str, raw: str | bytes, **kwargs):
+    return api.post(path, data=raw, headers={"Content-Type": "application/json"}, **kwargs)
+
+
+def with_literal(document: dict, placeholder: str, literal: str) -> str:
+    """The document as JSON text with the string "placeholder" replaced by a raw JSON literal."""
+    return dumps(document).replace(f'"{placeholder}"', literal)
+
+
+def pointers(response) -> set[str]:
+    return {e["pointer"] for e in body(response).get("errors", [])}
+
+
+# --- What works, kept working -------------------------------------------------------------
+
+
+def test_unknown_field_names_are_escaped_in_their_pointers(api):
+    """RFC 6901: '~' is '~0', '/' is '~1', and the empty name is the pointer '/'."""
+    document = minimal_document()
+    document.update({"a/b": 1, "c~d": 2, "": 3})
+    document["consortium"]["x/~"] = 4
+    response = api.post("/api/v1/assessments", json=document)
+    assert is_problem(response, 422)
+    assert pointers(response) == {"/a~1b", "/c~0d", "/", "/consortium/x~1~0"}
+
+
+def test_integers_may_be_written_3_0_but_not_3_5_or_true(api):
+    for literal, status in [("3.0", 200), ("30e-1", 200), ("3.5", 422), ("true", 422), ('"3"', 422)]:
+        document = make_document()
+        document["risks"][0]["likelihood"] = "__X__"
+        response = post_raw(api, "/api/v1/assessments", with_literal(document, "__X__", literal))
+        assert response.status_code == status, literal
+        if status == 422:
+            assert pointers(response) == {"/risks/0/likelihood"}, literal
+
+
+def test_every_malformed_body_is_a_problem_and_nothing_is_stored(api):
+    base = dumps(minimal_document())
+    bodies = [b"hello", base[:-3].encode(), b"[]", b'"x"', b"3", b"null", b"   ",
+              base.replace('"1"', "NaN").encode(), ("[" * 10000 + "]" * 10000).encode(),
+              base.encode() + b" trailing", base.replace("Minimal", "Min\xe9mal").encode("latin-1"),
+              base.encode("utf-16")]
+    for raw in bodies:
+        response = post_raw(api, "/api/v1/cases", raw)
+        assert response.status_code in (400, 422), raw[:30]
+        assert is_problem(response), raw[:30]
+    assert stored_cases(api) == 0
+
+
+# --- Faults found by the hostile pass -----------------------------------------------------
+
+
+def test_money_far_beyond_the_maximum_is_422_not_500(api):
+    for pointer, literal in [("/finance/total_savings", "1e26"), ("/finance/total_savings", "1e400"),
+                             ("/finance/sensitivity/0/net_benefit", "-1e400")]:
+        document = make_document()
+        if pointer == "/finance/total_savings":
+            document["finance"]["total_savings"] = "__X__"
+        else:
+            document["finance"]["sensitivity"][0]["net_benefit"] = "__X__"
+        for path in ("/api/v1/assessments", "/api/v1/cases"):
+            response = post_raw(api, path, with_literal(document, "__X__", literal))
+            assert is_problem(response, 422), (path, literal)
+            assert pointers(response) == {pointer}
+    assert stored_cases(api) == 0
+
+
+def test_an_integer_of_5000_digits_is_refused_not_a_500(api):
+    document = minimal_document()
+    document["period"] = {"years": "__X__"}
+    response = post_raw(api, "/api/v1/cases", with_literal(document, "__X__", "1" + "0" * 5000))
+    assert response.status_code in (400, 422)
+    assert is_problem(response)
+    assert stored_cases(api) == 0
+
+
+def test_a_lone_surrogate_escape_is_refused_not_a_500(api):
+    document = minimal_document(title="__X__")
+    response = post_raw(api, "/api/v1/cases", with_literal(document, "__X__", '"Case \\ud800 one"'))
+    assert response.status_code in (400, 422) and is_problem(response)
+    # A dry run echoes a risk id in a finding's message: the same text must not break it either.
+    document = make_document()
+    document["risks"][0].update(id="__X__", score=24)
+    response = post_raw(api, "/api/v1/assessments", with_literal(document, "__X__", '"\\udfff"'))
+    assert response.status_code in (400, 422) and is_problem(response)
+    assert stored_cases(api) == 0
+
+
+def test_codes_with_a_trailing_newline_are_refused(api):
+    document = minimal_document()
+    document["consortium"]["code"] = "EAS\n"
+    document["pct"] = {"code": "5ND\n", "name": "A PCT"}
+    document["practices"] = [{"ods_code": "A83005\n"}]
+    response = api.post("/api/v1/assessments", json=document)
+    assert is_problem(response, 422)
+    assert pointers(response) == {"/consortium/code", "/pct/code", "/practices/0/ods_code"}
+    response = api.post("/api/v1/keys", as_="admin", json={"role": "commissioner", "consortium": "EAS\n"})
+    assert is_problem(response, 422)
+
+
+def test_instants_that_overflow_when_made_utc_are_422(api):
+    for path, who in [("/api/v1/cases?submitted_after=0001-01-01T00:00:00%2B01:00", "EAS"),
+                      ("/api/v1/cases?submitted_before=9999-12-31T23:59:59-01:00", "EAS"),
+                      ("/api/v1/dashboard?submitted_after=0001-01-01T00:00:00%2B01:00", "board"),
+                      ("/api/v1/dashboard/cases.csv?submitted_after=0001-01-01T00:00:00%2B01:00", "board"),
+                      ("/api/v1/audit?since=0001-01-01T00:00:00%2B01:00", "admin")]:
+        response = api.get(path, as_=who)
+        assert is_problem(response, 422), path
+        assert len(pointers(response)) == 1, path
+
+
+def test_a_forged_next_cursor_is_400_not_500(api):
+    api.submit(make_document())
+    for text in (b"9999-12-31T23:59:59-23:59|x", b"9999-12-31T23:59:59+00:00|\x00"):
+        cursor = base64.urlsafe_b64encode(text).decode().rstrip("=")
+        response = api.get(f"/api/v1/cases?cursor={cursor}")
+        assert is_problem(response, 400), text
+
+
+def test_a_revision_number_beyond_any_integer_column_is_404(api):
+    case_id = body(api.submit(make_document()))["id"]
+    for suffix in ("", "/document"):
+        response = api.get(f"/api/v1/cases/{case_id}/revisions/99999999999999999999999{suffix}")
+        assert is_problem(response, 404), suffix
+
+
+def test_an_audit_cursor_beyond_any_integer_is_not_a_500(api):
+    response = api.get("/api/v1/audit?before=99999999999999999999999", as_="admin")
+    assert response.status_code < 500
+    assert response.status_code == 200 or is_problem(response)
+
+
+def test_a_chunked_body_over_the_limit_is_413_not_truncated_and_stored(app_env):
+    from bcapi.app import create_app
+
+    from .factories import ApiClient
+
+    app = create_app({**app_env, "BCAPI_MAX_BODY_BYTES": "2000"})
+    try:
+        api = ApiClient(app)
+        text = dumps(minimal_document())
+        raw = (text + " " * 5000).encode()  # valid JSON whatever its length; its first 2000 bytes too
+        response = api.client.post("/api/v1/cases", input_stream=io.BytesIO(raw),
+                                   environ_overrides={"wsgi.input_terminated": True},
+                                   headers={"Authorization": f"Bearer {api.key('EAS')}",
+                                            "Content-Type": "application/json",
+                                            "Transfer-Encoding": "chunked"})  # as gunicorn passes it
+        assert is_problem(response, 413)
+        assert stored_cases(api) == 0
+    finally:
+        app.extensions["bcapi"].db.dispose()
+
+
+def test_a_decision_citing_two_unknown_rules_names_both(api):
+    case_id = body(api.submit(make_document()))["id"]
+    response = api.post(f"/api/v1/cases/{case_id}/decisions", as_="board", json={
+        "outcome": "rejected", "note": "Not yet.",
+        "reasons": [{"reason": "Weak finance", "rule_ids": ["NOPE-1", "NOPE-2"]}]})
+    assert is_problem(response, 422)
+    assert pointers(response) == {"/reasons/0/rule_ids/0", "/reasons/0/rule_ids/1"}
+
+
+def test_a_decision_note_or_key_label_with_nul_is_422_on_both_databases(api):
+    case_id = body(api.submit(make_document()))["id"]
+    response = api.post(f"/api/v1/cases/{case_id}/decisions", as_="board",
+                        json={"outcome": "approved", "note": "Approved\u0000."})
+    assert is_problem(response, 422)
+    assert pointers(response) == {"/note"}
+    response = api.post("/api/v1/keys", as_="admin", json={"role": "board", "label": "ops\u0000"})
+    assert is_problem(response, 422)
+    assert pointers(response) == {"/label"}
+
+
+def test_the_ruleset_lists_the_fields_each_rule_reads(api):
+    rules = body(api.get("/api/v1/rulesets/current"))["rules"]
+    assert all("fields" in rule for rule in rules)
+    assert any(rule["fields"] for rule in rules)
+
+
+def test_an_idempotent_replay_after_a_revision_keeps_body_and_etag_together(api):
+    key = {"Idempotency-Key": "retry-after-revise-1"}
+    first = api.submit(make_document(), headers=key)
+    url = first.headers["Location"]
+    assert api.put(url, json=make_document(title="Revised title"),
+                   headers={"If-Match": first.headers["ETag"]}).status_code == 200
+    replay = api.submit(make_document(), headers=key)
+    assert replay.status_code == 201
+    assert body(replay)["revision"] == 1
+    assert replay.headers["ETag"] == first.headers["ETag"]
+
+
+def test_a_weak_if_none_match_still_answers_304(api):
+    first = api.submit(make_document())
+    response = api.get(first.headers["Location"], headers={"If-None-Match": "W/" + first.headers["ETag"]})
+    assert response.status_code == 304
+
+
+def test_metrics_content_type_has_one_charset(api):
+    response = api.get("/metrics", as_=None)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].count("charset") == 1
+
+
+def test_a_signed_in_board_member_can_download_the_csv_the_dashboard_links_to(api):
+    client = api.app.test_client()
+    page = client.get("/dashboard/sign-in").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    assert client.post("/dashboard/sign-in", data={"key": api.key("board"), "csrf_token": token}).status_code == 303
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    link = re.search(r'href="([^"]*\.csv[^"]*)"', dashboard).group(1)
+    response = client.get(link)
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+
+
+def test_a_document_with_a_duplicate_member_name_is_refused(api):
+    raw = ('{"schema_version": "1", "title": "The first title", "title": "The second title", '
+           '"consortium": {"code": "EAS", "name": "East"}}')
+    response = post_raw(api, "/api/v1/cases", raw)
+    assert response.status_code in (400, 422) and is_problem(response)
+    assert stored_cases(api) == 0
