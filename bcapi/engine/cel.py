@@ -14,6 +14,24 @@ two Python functions which `compile()` turns into code once:
   reported as "no such key 'total' in doc.finance", never as a bare KeyError. Evaluation has no
   side effects, so running the expression again is safe.
 
+Because evaluation is pure, the fast code may also skip work whose answer it already has:
+
+* a sub-expression that costs a loop or a run-time call and would be computed again for the
+  same values (it occurs twice up to the names of its macro variables, or sits in a macro's
+  body without reading its variable) is memoized for the evaluation (`_memo_plan`): the
+  payback rule's cumulative sums, written for every year `k` and again inside `exists(j, j <
+  k && ...)`, are each computed once per year;
+* `sum(xs.map(...))` and `sum(xs.filter(...).map(...))` add up in one loop with no list between;
+* an absent-tolerant path (`has`, `filled`, `get`) reuses the steps an earlier one walked in
+  the same block (`doc.conflicts_of_interest` is looked up once, not once per `get`);
+* literal lists a macro runs over are tuples made once; `x in ["a", "b"]`, `contains`,
+  `lowerAscii`, `trim`, `/` and number comparisons run inline behind type guards.
+
+`compile_rule_function` writes a whole rule (`when`, `each` with `where` and `check`, and on
+failure its message's placeholders, memoized together with the check) as one fast function of
+the document and the parameters; anything out of the ordinary hands the rule over to the
+careful per-expression evaluator (bcapi.engine.evaluate), so the outcome is always that one's.
+
 Only literals (through `repr`), names generated here and helper names are ever written into the
 generated source: no text from the expression is executed as code.
 
@@ -35,6 +53,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping, NamedTuple
 
 import lark
@@ -97,6 +116,147 @@ def compile_expression(source: str, variables: Mapping[str, dict | None]) -> Com
     namespace.update(fast.constants)
     exec(compile(python_source, f"<rule expression {source[:60]!r}>", "exec"), namespace)  # noqa: S102
     return Compiled.create(source, tuple(fast.paths), _schema_of(result.ty), python_source, namespace["_fast"])
+
+
+def compile_rule_function(when: str | None, each: str | None, where: str | None, check: str,
+                          message: list[str], variables: Mapping[str, dict | None],
+                          item_variables: Mapping[str, dict | None], *, passed: Any, not_applicable: Any,
+                          failed: Callable[[tuple], Any], failed_items: Callable[[list], Any],
+                          careful: Callable[[dict, dict], Any], max_messages: int) -> Callable[[dict, dict], Any]:
+    """One Python function `(document, params) -> outcome` that runs a whole rule the fast way:
+    `when`, `each` with its `where` and `check` per item, and on failure the values of the
+    message's placeholders (`message`, in order); `doc` and `params` are its arguments and
+    `item` and `index` loop variables, so a rule costs one call, not one per expression and
+    item. Sub-expressions are memoized across the check and its message (see `_memo_plan`), so
+    a message that repeats the check's computation does not pay for it twice, and in an `each`
+    rule those that do not read `item` or `index` are computed once for all the items.
+
+    It returns `passed` or `not_applicable`; for a failed rule without `each`,
+    `failed(values)` with the placeholders' values; for a failed `each` rule,
+    `failed_items([(index, values), ...])` for the failing items, values None after the first
+    `max_messages`. Whenever anything is out of the ordinary (an error, a value of the wrong
+    type anywhere: `when`, `where` or `check` not true or false, `each` not a list) it returns
+    `careful(document, params)` instead, which decides. Every expression must already have
+    compiled with `compile_expression`: this reports no problems of its own."""
+    writer = _RuleWriter(item_variables if each is not None else variables)
+    w = writer.emit
+    if when is not None:
+        (value,) = writer.group([when])
+        w(f"if {value} is not True:")
+        w(f"    if {value} is False:")
+        w("        return _NOT_APPLICABLE")
+        w("    raise _Fallback")
+    if each is None:
+        (value,) = writer.group([check, *message], conditional=1)
+        w(f"if {value} is not True:")
+        w(f"    if {value} is not False:")
+        w("        raise _Fallback")
+        writer.values(lambda values: f"return _failed(({values}))")
+        w("return _PASSED")
+    else:
+        (items,) = writer.group([each])
+        w(f"if type({items}) is not list:")
+        w("    raise _Fallback")
+        w("_considered = 0")
+        w("_failing = None")
+        writer.hoist_here()
+        w(f"for v_index, v_item in enumerate({items}):")
+        writer.gen.depth += 1
+        if where is not None:
+            (value,) = writer.group([where])
+            w(f"if {value} is not True:")
+            w(f"    if {value} is False:")
+            w("        continue")
+            w("    raise _Fallback")
+        w("_considered += 1")
+        (value,) = writer.group([check, *message], conditional=1)
+        w(f"if {value} is not True:")
+        w(f"    if {value} is not False:")
+        w("        raise _Fallback")
+        w("    if _failing is None:")
+        w("        _failing = []")
+        w(f"    if len(_failing) >= {max_messages}:")
+        w("        _failing.append((v_index, None))")
+        w("        continue")
+        writer.values(lambda values: f"_failing.append((v_index, ({values})))")
+        writer.gen.depth -= 1
+        w("if _considered == 0:")
+        w("    return _NOT_APPLICABLE")
+        w("if _failing is None:")
+        w("    return _PASSED")
+        w("return _failed_items(_failing)")
+    return writer.function({"_PASSED": passed, "_NOT_APPLICABLE": not_applicable, "_failed": failed,
+                            "_failed_items": failed_items, "_careful": careful}, check)
+
+
+class _RuleWriter:
+    """Writes one function for a rule (see compile_rule_function) with one fast `_Generator`."""
+
+    def __init__(self, variables: Mapping[str, dict | None]):
+        self.gen = _Generator("", variables, checked=False)
+        self.gen.roots = {"doc": "v_doc", "params": "v_params", "item": "v_item", "index": "v_index"}
+        self.gen.depth = 2  # in a try block
+        self.pending: list[tuple[str, Node]] = []
+        self._mark = (0, 2)
+        self._hoist: tuple[int, int] | None = None
+
+    def emit(self, line: str) -> None:
+        self.gen.emit(line)
+
+    def hoist_here(self) -> None:
+        """From now on, memos of forms that read neither `item` nor `index` are made empty here."""
+        self._hoist = (len(self.gen.lines), self.gen.depth)
+        self.gen.outer_tables = {}
+        self.gen.outer_inits = []
+
+    def group(self, sources: list[str], conditional: int | None = None) -> list[str]:
+        """Generate the first `conditional` expressions (all, if None) here and return their
+        values' names; the others are generated later by `values`. All of them share memos."""
+        gen = self.gen
+        trees = [_parse(source) for source in sources]
+        gen.memo = _memo_plan(ListLit(Pos(None, None, 0, 0), list(trees)))
+        gen.tables = {}
+        gen.table_inits = []
+        mark, depth = len(gen.lines), gen.depth
+        count = len(sources) if conditional is None else conditional
+        names = [self._value(source, tree) for source, tree in zip(sources[:count], trees[:count])]
+        self.pending = list(zip(sources[count:], trees[count:]))
+        self._mark = (mark, depth)
+        gen.lines[mark:mark] = [(depth, init) for init in gen.table_inits]
+        return names
+
+    def values(self, statement: Callable[[str], str]) -> None:
+        """Generate the pending expressions of the last group one level in, then `statement`
+        of their values (as the items of a tuple)."""
+        gen = self.gen
+        gen.depth += 1
+        before = len(gen.table_inits)
+        names = [self._value(source, tree) for source, tree in self.pending]
+        gen.emit(statement("".join(f"{n}, " for n in names)))
+        gen.depth -= 1
+        if len(gen.table_inits) > before:  # memos first met here: made empty before the group
+            mark, depth = self._mark
+            gen.lines[mark:mark] = [(depth, init) for init in gen.table_inits[before:]]
+
+    def _value(self, source: str, tree: Node) -> str:
+        self.gen.source = source
+        return self.gen.name_of(self.gen.gen(tree)).code
+
+    def function(self, extra: dict[str, Any], check: str) -> Callable[[dict, dict], Any]:
+        gen = self.gen
+        if self._hoist is not None and gen.outer_inits:
+            mark, depth = self._hoist
+            gen.lines[mark:mark] = [(depth, init) for init in gen.outer_inits]
+        body = [("    " * depth) + line for depth, line in gen.lines]
+        python_source = "\n".join(["def _rule(v_doc, v_params):", "    try:", *body,
+                                    "    except Exception:", "        return _careful(v_doc, v_params)", ""])
+        namespace: dict[str, Any] = dict(_RUNTIME)
+        namespace.update(gen.constants)
+        namespace.update(extra)
+        exec(compile(python_source, f"<rule {check[:60]!r}>", "exec"), namespace)  # noqa: S102
+        function = namespace["_rule"]
+        function.python_source = python_source
+        return function
 
 
 # The names generated code may use, besides its own temporaries and constants.
@@ -201,7 +361,9 @@ _BINARY = {"relation_lt": "<", "relation_le": "<=", "relation_gt": ">", "relatio
            "multiplication_mul": "*", "multiplication_div": "/", "multiplication_mod": "%"}
 
 
+@lru_cache(maxsize=4096)
 def _parse(source: str) -> Node:
+    """The AST of `source` (shared: nothing changes an AST once made)."""
     parser = CELParser()
     try:
         tree = parser.parse(source)
@@ -684,6 +846,7 @@ class _Binding:
     ty: Type
     path: str | None
     kind: str | None
+    exact: bool = False  # always an int or a string (it ranges over a literal list of them)
 
 
 _MACROS = {"all": (2,), "exists": (2,), "exists_one": (2,), "map": (2, 3), "filter": (2,)}
@@ -703,6 +866,20 @@ _HELPERS = {"size": rt.size, "int": rt.to_int, "double": rt.to_decimal, "string"
             "matches": rt.matches_dynamic, "lowerAscii": rt.lower_ascii, "trim": rt.trim}
 _RUNTIME.update({"_f_" + name: helper for name, helper in _HELPERS.items()})
 _RUNTIME["_matches"] = rt.matches
+_RUNTIME["_DIVIDE"] = rt.DIVIDE
+_RUNTIME["_Decimal"] = Decimal
+_RUNTIME["_UNSET"] = _UNSET = object()  # an empty memo slot (see _memo_plan)
+
+
+class _Fallback(Exception):
+    """Raised by fast code to hand over to the checked function (which explains the problem)."""
+
+
+_RUNTIME["_Fallback"] = _Fallback
+
+
+def _is_macro(node: Node, name: str, arity: int) -> bool:
+    return isinstance(node, Call) and node.target is not None and node.name == name and len(node.args) == arity
 _ATOM = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|-?[0-9]+|'[^'\\]*'|None|True|False")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _ARITH = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod"}
@@ -729,10 +906,25 @@ class _Generator:
         self.paths: dict[str, None] = {}
         self.roots: dict[str, str] = {}  # variable -> Python local
         self.scope: dict[str, _Binding] = {}
+        self.memo: dict[int, tuple[Any, tuple[str, ...]]] = {}  # id(node) -> (its canonical form, free names)
+        self.tables: dict[Any, str] = {}  # canonical form -> the local holding its memo
+        self.table_inits: list[str] = []
+        # Where set (in a rule's loop over items), memos of forms that read neither `item` nor
+        # `index`, made empty once before the loop.
+        self.outer_tables: dict[Any, str] | None = None
+        self.outer_inits: list[str] = []
+        # Steps of absent-tolerant paths already walked, (holder, field, is has()) -> (temporary,
+        # depth): reused while the code stays in the block that computed them (fast code only).
+        self.avail: dict[tuple[str, str, bool], tuple[str, int]] = {}
+        self.avail_depth = 0
 
     # --- output ---
 
     def emit(self, line: str) -> None:
+        if self.depth < self.avail_depth:
+            # Leaving a block: what was computed inside it is not there on every path any more.
+            self.avail = {key: entry for key, entry in self.avail.items() if entry[1] <= self.depth}
+            self.avail_depth = max((entry[1] for entry in self.avail.values()), default=0)
         self.lines.append((self.depth, line))
 
     def temp(self, prefix: str = "_t") -> str:
@@ -768,6 +960,8 @@ class _Generator:
         return val._replace(code=name, atom=True)
 
     def generate(self, node: Node) -> Val:
+        if not self.checked:
+            self.memo = _memo_plan(node)
         result = self.gen(node)
         self.emit(f"return {result.code}")
         self.result = result
@@ -775,6 +969,7 @@ class _Generator:
 
     def function_source(self, name: str) -> str:
         loads = [f"        {local} = {self._load(variable)}" for variable, local in self.roots.items()]
+        loads += [f"        {init}" for init in self.table_inits]
         body = [("    " * depth) + line for depth, line in self.lines]
         if self.checked:
             handler = ["    except CelEvalError:", "        raise",
@@ -807,8 +1002,58 @@ class _Generator:
 
     def gen(self, node: Node, prefix: bool = False) -> Val:
         """Generate `node`; `prefix` when it is the operand of a select or index."""
+        planned = self.memo.get(id(node))
+        if planned is not None:
+            return self._memoized(node, *planned)
         method = getattr(self, "_gen_" + type(node).__name__)
         return method(node, prefix) if isinstance(node, (Ident, Select, Index)) else method(node)
+
+    def _memoized(self, node: Node, canonical: Any, free: tuple[str, ...]) -> Val:
+        """Generate `node` behind a memo shared by every sub-expression of the same canonical
+        form: a dict keyed by the values of the macro variables it reads (when they are all ints
+        or strings, whose equality is exact; otherwise it is simply computed), or a single slot
+        when it reads none. Evaluation is pure, so a value computed once is the value everywhere;
+        if computing it fails, the whole function falls back to the checked one anyway."""
+        tables, inits = self.tables, self.table_inits
+        if self.outer_tables is not None and not _reads_item(canonical):
+            tables, inits = self.outer_tables, self.outer_inits
+        table = tables.get(canonical)
+        if table is None:
+            table = tables[canonical] = self.temp("_m")
+            inits.append(f"{table} = {{}}" if free else f"{table} = _UNSET")
+        result = self.temp()
+        plan = self.memo.pop(id(node))  # generate the node itself below, not its memo again
+        try:
+            if not free:
+                self.emit(f"{result} = {table}")
+                self.emit(f"if {result} is _UNSET:")
+                self.depth += 1
+                val = self.gen(node)
+                self.emit(f"{table} = {result} = {val.code}")
+                self.depth -= 1
+            else:
+                bindings = [self.scope[name] for name in free]
+                names = [b.name for b in bindings]
+                key = names[0] if len(names) == 1 else "(" + ", ".join(names) + ",)"
+                exact = " and ".join(f"(type({b.name}) is int or type({b.name}) is str)"
+                                     for b in bindings if not b.exact)
+                if exact:
+                    self.emit(f"{result} = {table}.get({key}, _UNSET) if {exact} else _UNSET")
+                else:
+                    self.emit(f"{result} = {table}.get({key}, _UNSET)")
+                self.emit(f"if {result} is _UNSET:")
+                self.depth += 1
+                val = self.gen(node)
+                self.emit(f"{result} = {val.code}")
+                if exact:
+                    self.emit(f"if {exact}:")
+                    self.emit(f"    {table}[{key}] = {result}")
+                else:
+                    self.emit(f"{table}[{key}] = {result}")
+                self.depth -= 1
+        finally:
+            self.memo[id(node)] = plan
+        return val._replace(code=result, atom=True)
 
     def gen_all(self, nodes: list[Node], prefix_first: bool = False) -> list[Val]:
         """Generate several operands, keeping their evaluation left to right (`prefix_first`:
@@ -910,6 +1155,11 @@ class _Generator:
             return self._compare(node.op, left, right)
         if node.op in ("==", "!="):
             return self._equality(node.op, left, right)
+        if (not self.checked and isinstance(node.right, ListLit) and node.right.items
+                and all(isinstance(i, Lit) and type(i.value) is str for i in node.right.items)):
+            # Only a string equals a string, and Python's `in` on a tuple of them says just that.
+            choices = self.constant(tuple(i.value for i in node.right.items))
+            return Val(f"({left.code} in {choices})", False, "bool")
         return Val(f"_in({left.code}, {right.code})", False, "bool")
 
     def _guarded(self, vals: list[Val], fast: str, slow: str) -> str:
@@ -922,6 +1172,12 @@ class _Generator:
 
     def _arith(self, op: str, left: Val, right: Val) -> Val:
         helper = f"{_ARITH[op]}({left.code}, {right.code})"
+        if not self.checked and op == "/":
+            # Decimal raises on a zero divisor (the checked helper explains it)
+            left, right = self.atom(left), self.atom(right)
+            helper = f"_div({left.code}, {right.code})"
+            fast = f"_DIVIDE(_Decimal({left.code}), _Decimal({right.code}))"
+            return Val(self._guarded([left, right], fast, helper), False, "num")
         if self.checked or op in "/%":
             return Val(helper, False, "num" if op != "+" else None)
         if op == "+" and left.kind == right.kind and left.kind in ("str", "list"):
@@ -961,6 +1217,11 @@ class _Generator:
                 return Val(f"({other.code} {python} {this.code})", False, "bool")
         if left.kind == right.kind == "num":
             return Val(f"({left.code} {op} {right.code})", False, "bool")
+        if "num" in (left.kind, right.kind) and None in (left.kind, right.kind):
+            # numbers are equal as Python compares them (a bool is no number: the helper says so)
+            left, right = self.atom(left), self.atom(right)
+            helper = f"{'_ne' if negate else '_eq'}({left.code}, {right.code})"
+            return Val(self._guarded([left, right], f"{left.code} {op} {right.code}", helper), False, "bool")
         return Val(helper, False, "bool")
 
     def _gen_Logic(self, node: Logic) -> Val:
@@ -1038,6 +1299,8 @@ class _Generator:
         operands = [node.target] if node.target is not None else []
         if node.name == "matches" and isinstance(node.args[0], Lit) and type(node.args[0].value) is str:
             return self._matches_literal(node)
+        if not self.checked and node.name == "sum" and node.target is None and _is_macro(node.args[0], "map", 2):
+            return self._fused_sum(node.args[0])
         vals = self.gen_all(operands + node.args)
         fast = None if self.checked else self._fast_call(node.name, vals)
         if fast is not None:
@@ -1055,10 +1318,59 @@ class _Generator:
             return Val(self._guarded([value], f"abs({value.code})", f"_f_abs({value.code})"), False, "num")
         if name == "sum" and vals[0].kind == "list" and vals[0].elem == "num":
             return Val(f"sum({vals[0].code})", False, "num")
+        if name == "sum" and vals[0].kind == "list":
+            value = self.atom(vals[0])
+            return Val(f"(sum({value.code}) if _NUM.issuperset(map(type, {value.code})) else _f_sum({value.code}))",
+                       False, "num")
+        if name in ("contains", "startsWith", "endsWith"):
+            text, part = self.atom(vals[0]), self.atom(vals[1])
+            test = {"contains": f"{part.code} in {text.code}", "startsWith": f"{text.code}.startswith({part.code})",
+                    "endsWith": f"{text.code}.endswith({part.code})"}[name]
+            guards = [f"type({v.code}) is str" for v in (text, part) if v.kind != "str"]
+            if not guards:
+                return Val(f"({test})", False, "bool")
+            return Val(f"({test} if {' and '.join(guards)} else _f_{name}({text.code}, {part.code}))", False, "bool")
+        if name == "lowerAscii":
+            text = self.atom(vals[0])
+            return Val(f"({text.code}.lower() if type({text.code}) is str and {text.code}.isascii() "
+                       f"else _f_lowerAscii({text.code}))", False, "str")
+        if name == "trim":
+            text = self.atom(vals[0])
+            return Val(f"({text.code}.strip() if type({text.code}) is str else _f_trim({text.code}))", False, "str")
         if name in ("min", "max") and vals[0].kind == "list" and vals[0].elem == "num":
             value = self.atom(vals[0])
             return Val(f"({name}({value.code}) if {value.code} else _f_{name}({value.code}))", False, "num")
         return None
+
+    def _fused_sum(self, mapped: Call) -> Val:
+        """`sum(xs.map(x, e))`, and `sum(xs.filter(x, p).map(y, e))`, as one loop adding up as
+        it goes, with no list in between: the same additions in the same order as `sum`. An item
+        that is not a number leaves the fast function for the checked one, which says so."""
+        source_node, selected = mapped.target, None
+        if _is_macro(source_node, "filter", 2):
+            selected, source_node = source_node, source_node.target
+        for macro in (mapped, selected):
+            if macro is not None and (not isinstance(macro.args[0], Ident) or macro.args[0].rooted):
+                return self._macro(mapped)  # reports the error
+        source, items, binding = self._macro_items(source_node)
+        total = self.temp()
+        self.emit(f"{total} = 0")
+        self.emit(f"for {binding.name} in {items}:")
+        self.depth += 1
+        depth = self.depth
+        if selected is not None:
+            with self._bound(selected.args[0].name, binding):
+                test = self._loop_test(selected.args[1], "filter")
+            self.emit(f"if {test.code} is not True:")
+            self.emit("    continue")
+        with self._bound(mapped.args[0].name, binding):
+            value = self.atom(self.gen(mapped.args[1]))
+        if value.kind != "num":
+            self.emit(f"if type({value.code}) not in _NUM:")
+            self.emit("    raise _Fallback")
+        self.emit(f"{total} = {total} + {value.code}")
+        self.depth = depth - 1
+        return Val(total, True, "num")
 
     def _matches_literal(self, node: Call) -> Val:
         pattern = node.args[0].value
@@ -1071,9 +1383,10 @@ class _Generator:
 
     # --- has(), filled(), get(): absent-tolerant paths ---
 
-    def _chain(self, node: Node, record: bool = True) -> tuple[Val, str | None, Type]:
-        """Walk a select/index chain without failing: the result is a fresh temporary holding
-        the value, or None where any link is absent or null. Returns it, its path and type."""
+    def _chain(self, node: Node, record: bool = True, share: bool = True) -> tuple[Val, str | None, Type]:
+        """Walk a select/index chain without failing: the result is a temporary holding the
+        value, or None where any link is absent or null (`share`: one that other walks of the
+        same path may reuse, so never to be assigned to). Returns it, its path and type."""
         steps: list[Node] = []
         base = node
         while isinstance(base, (Select, Index)):
@@ -1083,8 +1396,8 @@ class _Generator:
         current = self.name_of(self.gen(base, prefix=bool(steps)))
         if not steps:
             return self.fresh(current), current.path, current.ty
-        for step in steps:
-            current = self._chain_step(current, step)
+        for position, step in enumerate(steps):
+            current = self._chain_step(current, step, share=share or position < len(steps) - 1)
         if record:
             self.record(current.path)
         return current, current.path, current.ty
@@ -1093,18 +1406,27 @@ class _Generator:
     def _is_str_key(node: Index) -> bool:
         return isinstance(node.key, Lit) and type(node.key.value) is str
 
-    def _chain_step(self, current: Val, step: Node, last_has: bool = False) -> Val:
-        name = self.temp()
+    def _chain_step(self, current: Val, step: Node, last_has: bool = False, share: bool = True) -> Val:
         if isinstance(step, Index) and self._is_str_key(step):
             step = Select(step.pos, step.operand, step.key.value, step.key.pos)
         if isinstance(step, Select):
             ty = self._field(current, step)
             path = f"{current.path}.{step.name}" if current.path else None
+            key = (current.code, step.name, last_has)
+            if share and not self.checked:
+                known = self.avail.get(key)
+                if known is not None:
+                    return Val(known[0], True, "bool" if last_has else None, None, ty, path)
+            name = self.temp()
+            if share and not self.checked:
+                self.avail[key] = (name, self.depth)
+                self.avail_depth = max(self.avail_depth, self.depth)
             if last_has:
                 self.emit(f"{name} = ({step.name!r} in {current.code}) if type({current.code}) is dict else False")
             else:
                 self.emit(f"{name} = {current.code}.get({step.name!r}) if type({current.code}) is dict else None")
             return Val(name, True, "bool" if last_has else None, None, ty, path)
+        name = self.temp()
         path = f"{current.path}[]" if current.path else None
         key_value = step.key.value if isinstance(step.key, Lit) else None
         ty = _index_type(current.ty, key_value)
@@ -1144,7 +1466,7 @@ class _Generator:
         return Val(code, False, "bool")
 
     def _get(self, node: Call) -> Val:
-        value, path, ty = self._chain(node.args[0])
+        value, path, ty = self._chain(node.args[0], share=False)  # the fallback is assigned to it
         self.emit(f"if {value.code} is None:")
         self.depth += 1
         fallback = self.gen(node.args[1])
@@ -1163,16 +1485,30 @@ class _Generator:
         if not isinstance(variable, Ident) or variable.rooted:
             raise self.type_error(f"the first argument of {node.name}() must be a name, as in "
                                   f"{node.name}(x, ...)", variable.pos)
-        source = self.atom(self.gen(node.target))
-        items = self.temp()
-        described = self.text(node.target)
-        self.emit(f"{items} = {source.code} if type({source.code}) is list else "
-                  f"_iterable({source.code}, {described!r})")
-        local = self.temp("_v")
-        path = f"{source.path}[]" if source.path else None
-        binding = _Binding(local, _items_type(source.ty), path, source.elem)
+        source, items, binding = self._macro_items(node.target)
         with self._bound(variable.name, binding):
-            return getattr(self, "_macro_" + node.name)(node, source, items, local)
+            return getattr(self, "_macro_" + node.name)(node, source, items, binding.name)
+
+    def _macro_items(self, target: Node) -> tuple[Val, str, _Binding]:
+        """What a macro iterates over: the generated source, the name of the list (or tuple) to
+        loop over, and the binding of its variable (its local still to be assigned by a loop)."""
+        source = self.gen(target)
+        exact = False
+        if not self.checked and isinstance(target, ListLit) and all(isinstance(i, Lit) for i in target.items):
+            values = tuple(item.value for item in target.items)
+            items = self.constant(values)  # a tuple made once, never built at run time
+            exact = all(type(v) is int or type(v) is str for v in values)
+        elif not self.checked and source.kind == "list":
+            source = self.atom(source)
+            items = source.code
+        else:
+            source = self.atom(source)
+            items = self.temp()
+            described = self.text(target)
+            self.emit(f"{items} = {source.code} if type({source.code}) is list else "
+                      f"_iterable({source.code}, {described!r})")
+        path = f"{source.path}[]" if source.path else None
+        return source, items, _Binding(self.temp("_v"), _items_type(source.ty), path, source.elem, exact)
 
     @contextmanager
     def _bound(self, name: str, binding: _Binding) -> Iterator[None]:
@@ -1257,6 +1593,160 @@ class _Generator:
         self.emit(f"    {result}.append({local})")
         self.depth -= 1
         return Val(result, True, "list", source.elem, source.ty if source.kind != "map" else None, source.path)
+
+
+# --- memoized sub-expressions --------------------------------------------------------------
+
+_MEMO_NODES = (Call, Unary, Binary, Logic, Cond)
+# Functions that cost a call into the run-time helpers: worth computing once when repeated.
+_COSTLY_FUNCTIONS = frozenset({"date", "days_between", "round", "money", "pct", "num", "string", "int", "double",
+                               "min", "max", "sum"})
+_MEMO_MAX_NODES = 5000  # beyond this, no plan: it costs time at load for little gain
+
+
+def _memo_plan(root: Node) -> dict[int, tuple[Any, tuple[str, ...]]]:
+    """The sub-expressions worth computing once per evaluation, as id(node) -> (canonical form,
+    names of the macro variables it reads). A candidate contains a macro, so costs a loop, or a
+    call of one of `_COSTLY_FUNCTIONS`; its
+    canonical form is its structure up to the names of macro variables (`s.filter(x, x.year <=
+    k)` and `s.filter(y, y.year <= j)` are one form, read with k and with j), and one memo
+    serves every occurrence of a form. A form is kept when it is computed again for the same
+    values: it occurs in two places that no memoized enclosing form already covers, or it sits
+    inside a macro's body (within its nearest memoized enclosing form) without reading that
+    macro's variable. Forms are dropped outermost first until every one kept is useful."""
+    occurrences: list[tuple[Node, Any, tuple[str, ...], tuple[int, ...], tuple[tuple[int, str], ...]]] = []
+    visited = 0
+
+    def visit(node: Node, path: tuple[int, ...], enclosing: tuple[str, ...],
+              binders: tuple[tuple[int, str], ...]) -> bool:
+        nonlocal visited
+        visited += 1
+        if visited > _MEMO_MAX_NODES:
+            raise _TooLarge
+        costly = isinstance(node, Call) and (node.target is not None and node.name in _MACROS
+                                             or node.target is None and node.name in _COSTLY_FUNCTIONS)
+        for position, (child, binder) in enumerate(_children(node)):
+            if binder:
+                inner, inner_binders = enclosing + (binder,), binders + ((len(path) + 1, binder),)
+            else:
+                inner, inner_binders = enclosing, binders
+            if visit(child, path + (position,), inner, inner_binders):
+                costly = True
+        if costly and isinstance(node, _MEMO_NODES) and node is not root:
+            canonical, free = _canonical(node, frozenset(enclosing))
+            occurrences.append((node, canonical, free, path, binders))
+        return costly
+
+    try:
+        visit(root, (), (), ())
+    except (_TooLarge, RecursionError):
+        return {}
+    kept = {canonical for _, canonical, _, _, _ in occurrences}
+    by_path = {path: canonical for _, canonical, _, path, _ in occurrences}
+    while True:
+        contexts: dict[Any, set] = {c: set() for c in kept}
+        useful: set = set()
+        nearest: dict[tuple[int, ...], tuple[int, ...] | None] = {}
+        for _, canonical, free, path, binders in occurrences:
+            if canonical not in kept:
+                continue
+            above = next((path[:n] for n in range(len(path) - 1, -1, -1) if by_path.get(path[:n]) in kept), None)
+            nearest[path] = above
+            start = len(above) if above is not None else 0
+            contexts[canonical].add((by_path[above], path[start:]) if above is not None else ("root", path))
+            if any(depth > start and name not in free for depth, name in binders):
+                useful.add(canonical)
+        useless = {c for c in kept if c not in useful and len(contexts[c]) < 2}
+        if not useless:
+            break
+        # Drop the outermost useless forms only: dropping them changes what covers the others.
+        inner = set()
+        for _, canonical, _, path, _ in occurrences:
+            if canonical in useless and any(by_path.get(path[:n]) in useless for n in range(len(path))):
+                inner.add(canonical)
+        kept -= (useless - inner) or useless
+    return {id(node): (canonical, free) for node, canonical, free, _, _ in occurrences if canonical in kept}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _binder(node: Node) -> str | None:
+    """The variable a macro call binds for its arguments after the first."""
+    if (isinstance(node, Call) and node.target is not None and node.name in _MACROS and node.args
+            and isinstance(node.args[0], Ident) and not node.args[0].rooted):
+        return node.args[0].name
+    return None
+
+
+def _children(node: Node) -> Iterator[tuple[Node, str | None]]:
+    """Each child with the macro variable bound for it (None if none)."""
+    if isinstance(node, (Select, Unary)):
+        yield node.operand, None
+    elif isinstance(node, Index):
+        yield node.operand, None
+        yield node.key, None
+    elif isinstance(node, (Binary, Logic)):
+        yield node.left, None
+        yield node.right, None
+    elif isinstance(node, Cond):
+        yield node.test, None
+        yield node.then, None
+        yield node.orelse, None
+    elif isinstance(node, ListLit):
+        for item in node.items:
+            yield item, None
+    elif isinstance(node, MapLit):
+        for key, value in node.entries:
+            yield key, None
+            yield value, None
+    elif isinstance(node, Call):
+        if node.target is not None:
+            yield node.target, None
+        binder = _binder(node)
+        for position, arg in enumerate(node.args):
+            yield arg, binder if binder is not None and position > 0 else None
+
+
+def _reads_item(canonical: Any) -> bool:
+    """Whether a canonical form reads the variable `item` or `index`."""
+    if type(canonical) is not tuple:
+        return False
+    if len(canonical) == 3 and canonical[0] == "var" and canonical[1] in ("item", "index"):
+        return True
+    return any(_reads_item(part) for part in canonical)
+
+
+def _canonical(node: Node, enclosing: frozenset[str]) -> tuple[Any, tuple[str, ...]]:
+    """`node`'s structure as a hashable value, with the macro variables bound inside it numbered
+    by depth and those bound outside it (`enclosing`) by order of first use; and the latter's
+    names in that order."""
+    free: list[str] = []
+
+    def walk(n: Node, inner: tuple[str, ...]) -> Any:
+        if isinstance(n, Ident):
+            if not n.rooted:
+                if n.name in inner:
+                    return ("bound", len(inner) - 1 - inner[::-1].index(n.name))
+                if n.name in enclosing:
+                    if n.name not in free:
+                        free.append(n.name)
+                    return ("free", free.index(n.name))
+            return ("var", n.name, n.rooted)
+        if isinstance(n, Lit):
+            return ("lit", type(n.value).__name__, repr(n.value))
+        parts: list[Any] = [type(n).__name__, getattr(n, "op", None), getattr(n, "name", None)]
+        if isinstance(n, Call):
+            parts.append(n.target is not None)
+        binder = _binder(n)
+        for child, bound in _children(n):
+            if binder is not None and child is n.args[0]:
+                continue  # the variable's name: bound uses are numbered instead
+            parts.append(walk(child, inner + (bound,) if bound else inner))
+        return tuple(parts)
+
+    return walk(node, ()), tuple(free)
 
 
 def _count(n: int) -> str:

@@ -51,6 +51,10 @@ DATE = datetime.date
 # depend on anything the caller may have set. (+, - and * run in the default context: exact for
 # any figure with fewer than 28 significant digits.)
 CONTEXT = Context(prec=28, rounding=ROUND_HALF_UP)
+DIVIDE = CONTEXT.divide
+_PENNY = Decimal("0.01")
+_WHOLE_POUNDS = 10 ** 26  # below it, a whole number of pounds quantizes to pence within CONTEXT
+_WHOLE_DIGITS = 10 ** 28  # below it, an int normalizes within CONTEXT without rounding
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -230,7 +234,10 @@ def div(a: Any, b: Any) -> Decimal:
         fail(f"cannot divide {type_name(a)} by {type_name(b)}{_bool_note(a, b)}")
     if b == 0:
         fail("division by zero")
-    return _arith(lambda: CONTEXT.divide(Decimal(a), Decimal(b)))
+    try:
+        return DIVIDE(Decimal(a), Decimal(b))
+    except ArithmeticError as exc:
+        fail(f"arithmetic error: {type(exc).__name__}")
 
 
 def mod(a: Any, b: Any) -> Any:
@@ -465,6 +472,8 @@ def _format_number(value: Any, function: str) -> Decimal:
 
 def num(value: Any) -> str:
     """1234.50 -> '1,234.5'."""
+    if type(value) is int and -_WHOLE_DIGITS < value < _WHOLE_DIGITS:
+        return f"{value:,}"
     number = _format_number(value, "num").normalize(CONTEXT)
     text = format(number, ",f")
     return "0" if text in ("-0", "0") else text
@@ -472,6 +481,8 @@ def num(value: Any) -> str:
 
 def pct(value: Any) -> str:
     """70 -> '70%', 12.50 -> '12.5%'."""
+    if type(value) is int and -_WHOLE_DIGITS < value < _WHOLE_DIGITS:
+        return f"{value:,}%"
     number = _format_number(value, "pct").normalize(CONTEXT)
     text = format(number, ",f")
     return ("0" if text in ("-0", "0") else text) + "%"
@@ -479,7 +490,9 @@ def pct(value: Any) -> str:
 
 def money(value: Any) -> str:
     """Pounds to the penny: 1234 -> '£1,234', 1234.5 -> '£1,234.50', -1234 -> '-£1,234'."""
-    pence = _format_number(value, "money").quantize(Decimal("0.01"), ROUND_HALF_UP, CONTEXT)
+    if type(value) is int and -_WHOLE_POUNDS < value < _WHOLE_POUNDS:
+        return f"-£{-value:,}" if value < 0 else f"£{value:,}"
+    pence = _format_number(value, "money").quantize(_PENNY, ROUND_HALF_UP, CONTEXT)
     sign = "-" if pence < 0 else ""
     pence = abs(pence)
     if pence == pence.to_integral_value():
@@ -496,22 +509,26 @@ def _strings(function: str, *values: Any) -> None:
 
 
 def contains(text: Any, part: Any) -> bool:
-    _strings("contains", text, part)
+    if type(text) is not str or type(part) is not str:
+        _strings("contains", text, part)
     return part in text
 
 
 def starts_with(text: Any, prefix: Any) -> bool:
-    _strings("startsWith", text, prefix)
+    if type(text) is not str or type(prefix) is not str:
+        _strings("startsWith", text, prefix)
     return text.startswith(prefix)
 
 
 def ends_with(text: Any, suffix: Any) -> bool:
-    _strings("endsWith", text, suffix)
+    if type(text) is not str or type(suffix) is not str:
+        _strings("endsWith", text, suffix)
     return text.endswith(suffix)
 
 
 def matches(text: Any, pattern: re.Pattern) -> bool:
-    _strings("matches", text)
+    if type(text) is not str:
+        _strings("matches", text)
     return pattern.search(text) is not None
 
 
@@ -530,12 +547,15 @@ def matches_dynamic(text: Any, pattern: Any) -> bool:
 
 
 def lower_ascii(text: Any) -> str:
-    _strings("lowerAscii", text)
-    return text.translate(_ASCII_LOWER)
+    """A-Z to a-z, nothing else (for ASCII text that is what str.lower does)."""
+    if type(text) is not str:
+        _strings("lowerAscii", text)
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
 def trim(text: Any) -> str:
-    _strings("trim", text)
+    if type(text) is not str:
+        _strings("trim", text)
     return text.strip()
 
 

@@ -69,6 +69,8 @@ def split_template(template: str) -> list[str | Placeholder]:
 
 def display(value: Any) -> str:
     """How a placeholder's value reads in a message."""
+    if type(value) is str:
+        return value
     if value is None:
         return "none"
     if value is True:
