@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -17,7 +18,9 @@ from typing import Any
 
 import jsonschema
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from . import cel
 from .evaluate import RuleCompileError, compile_rule
@@ -117,7 +120,15 @@ class _Loader:
     def load(self) -> Ruleset:
         yaml = YAML(typ="rt")
         try:
-            raw = yaml.load(self.text)
+            try:
+                raw = yaml.load(self.text)
+            except DuplicateKeyError:
+                # Report every duplicated key, then go on (the first value counts) to find the rest.
+                for line, first, key, rule_id in _duplicate_keys(yaml.compose(self.text)):
+                    self.problem(f"duplicate key '{key}' (first on line {first})", line, rule_id)
+                yaml = YAML(typ="rt")
+                yaml.allow_duplicate_keys = True
+                raw = yaml.load(self.text)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             self.problem(f"YAML: {exc.problem or exc.context}" + (f" ({exc.context})" if exc.problem and exc.context else ""),
@@ -131,13 +142,17 @@ class _Loader:
             raise self.fail()
         self.raw = raw
         data = _plain(raw)
+        broken_rules: set[int] = set()
         for error in _ruleset_validator().iter_errors(_jsonable(data)):
             path = list(error.absolute_path)
             self.problem(f"{'/'.join(map(str, path)) or 'file'}: {error.message}",
                          self.line_of(path), self.rule_id_at(data, path))
-        if self.problems:
+            in_a_rule = len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int)
+            broken_rules.add(path[1] if in_a_rule else -1)
+        if -1 in broken_rules:
             raise self.fail()
-        return self.build(data)
+        # Only some rules are malformed: check the rest too, so that every problem shows at once.
+        return self.build(data, skip=broken_rules)
 
     def line_of(self, path: list) -> int | None:
         """1-based line of the node at `path` in the YAML, or of its nearest ancestor."""
@@ -162,7 +177,7 @@ class _Loader:
                 return rule_id if isinstance(rule_id, str) else None
         return None
 
-    def build(self, data: dict) -> Ruleset:
+    def build(self, data: dict, skip: set[int] = frozenset()) -> Ruleset:
         criteria = tuple(Criterion(c["id"], c["title"], Decimal(c["weight"]), c.get("description", ""))
                          for c in data["criteria"])
         seen_criteria: set[str] = set()
@@ -181,6 +196,8 @@ class _Loader:
         rules: list[Rule] = []
         seen_ids: dict[str, int] = {}
         for i, spec in enumerate(data["rules"]):
+            if i in skip:
+                continue
             line = self.line_of(["rules", i])
             rule_id = spec["id"]
             if rule_id in seen_ids:
@@ -205,8 +222,8 @@ class _Loader:
                 evaluate = compile_rule(spec, variables)
             except RuleCompileError as exc:
                 for key, error in exc.errors:
-                    self.problem(f"{key}: {error.message}", self._expression_line(i, key, error), rule_id,
-                                 error.column)
+                    at_line, at_column = self._expression_position(i, key, error)
+                    self.problem(f"{key}: {error.message}", at_line, rule_id, at_column)
                 continue
             rules.append(Rule(
                 id=rule_id, criterion=spec["criterion"], severity=spec["severity"], title=spec["title"],
@@ -221,12 +238,77 @@ class _Loader:
             severity_weights={k: Decimal(v) for k, v in data["severity_weights"].items()},
             thresholds=thresholds)
 
-    def _expression_line(self, index: int, key: str, error: cel.CelError) -> int | None:
+    def _expression_position(self, index: int, key: str, error: cel.CelError) -> tuple[int | None, int | None]:
+        """The file line and column of a CEL error in rule `index`'s `key`.
+
+        Multi-line expressions are compiled with their whitespace collapsed, so the error's
+        position is found again by counting non-blank characters through the YAML text.
+        """
         line = self.line_of(["rules", index, key])
         value = self.raw["rules"][index].get(key)
-        # A block scalar (`check: >`) starts on the next line; errors carry a line within it.
-        if error.line and line is not None:
+        if line is None or not isinstance(value, str):
+            return line, None
+        if key != "message" and error.column:
+            source = " ".join(value.split()) if "\n" in value else value
+            lines = source.split("\n")
+            offset = sum(len(text) + 1 for text in lines[:(error.line or 1) - 1]) + error.column - 1
+            found = self._nth_nonblank(line, key, sum(not c.isspace() for c in source[:offset]))
+            if found:
+                return found
+        # Message placeholders, or a position not found: the expression's first line.
+        if error.line:
             is_block = self.text.splitlines()[line - 1].rstrip().endswith((">", "|", ">-", "|-"))
-            return line + (error.line if is_block else error.line - 1)
-        return line if value is not None else None
+            return line + (error.line if is_block else error.line - 1), None
+        return line, None
 
+    def _nth_nonblank(self, line: int, key: str, count: int) -> tuple[int, int] | None:
+        """(line, column), 1-based, of the non-blank character after `count` others in the value
+        of `key:` on `line`, skipping a block-scalar indicator or an opening quote."""
+        lines = self.text.splitlines()
+        head = lines[line - 1]
+        start = head.find(":", head.find(key)) + 1
+        if re.fullmatch(r"\s*[|>][-+0-9]*\s*(#.*)?", head[start:]):
+            row, column = line, len(head)  # the value starts on the next line
+        else:
+            row, column = line, start
+            stripped = head[start:].lstrip()
+            if stripped[:1] in ("'", '"'):
+                column = len(head) - len(stripped) + 1
+        while row <= len(lines):
+            text = lines[row - 1]
+            for position in range(column, len(text)):
+                if not text[position].isspace():
+                    if count == 0:
+                        return row, position + 1
+                    count -= 1
+            row, column = row + 1, 0
+        return None
+
+
+def _duplicate_keys(root: Any) -> list[tuple[int, int, str, str | None]]:
+    """(line, first line, key, rule id) of every key given twice in one mapping of the YAML."""
+    found: list[tuple[int, int, str, str | None]] = []
+
+    def walk(node: Any, rule_id: str | None, in_rules: bool) -> None:
+        if isinstance(node, SequenceNode):
+            for item in node.value:
+                walk(item, _id_of(item) if in_rules else rule_id, False)
+        elif isinstance(node, MappingNode):
+            first: dict[str, int] = {}
+            for key, value in node.value:
+                name = key.value if isinstance(key, ScalarNode) else None
+                if name in first:
+                    found.append((key.start_mark.line + 1, first[name], name, rule_id))
+                elif name is not None:
+                    first[name] = key.start_mark.line + 1
+                walk(value, rule_id, node is root and name == "rules")
+
+    def _id_of(node: Any) -> str | None:
+        if isinstance(node, MappingNode):
+            for key, value in node.value:
+                if isinstance(key, ScalarNode) and key.value == "id" and isinstance(value, ScalarNode):
+                    return value.value
+        return None
+
+    walk(root, None, False)
+    return found

@@ -11,6 +11,10 @@ saw it `fail`: a rule never seen failing is untested, whatever its passing fixtu
 from __future__ import annotations
 
 import copy
+import dataclasses
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -60,6 +64,7 @@ class RuleTestResult:
     actual_rating: str | None = None
     problem: str | None = None  # the test itself is broken: bad patch, invalid document ...
     statuses: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    seconds: float = field(default=0.0, repr=False, compare=False)
 
     @property
     def where(self) -> str:
@@ -81,6 +86,14 @@ class RuleTestReport:
     covered: tuple[str, ...]     # rules with a met `pass` and a met `fail` expectation
     uncovered: tuple[str, ...]   # every other rule, in ruleset order
     coverage_pct: float
+    seen: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # rule -> statuses met
+
+    def missing(self, rule_id: str) -> str:
+        """What an uncovered rule lacks, e.g. 'no failing fixture'."""
+        seen = self.seen.get(rule_id, frozenset())
+        lacking = [f"no {word} fixture" for status, word in (("pass", "passing"), ("fail", "failing"))
+                   if status not in seen]
+        return " and ".join(lacking) or "covered"
 
     @property
     def passed(self) -> bool:
@@ -104,7 +117,8 @@ def run_rule_tests(ruleset: Ruleset, paths: Iterable[str | Path]) -> RuleTestRep
     covered = tuple(r.id for r in ruleset.rules if {"pass", "fail"} <= seen[r.id])
     uncovered = tuple(r.id for r in ruleset.rules if r.id not in covered)
     pct = 100.0 * len(covered) / len(ruleset.rules) if ruleset.rules else 100.0
-    return RuleTestReport(tuple(results), covered, uncovered, pct)
+    return RuleTestReport(tuple(results), covered, uncovered, pct,
+                          {rule_id: frozenset(statuses) for rule_id, statuses in seen.items()})
 
 
 def _run_file(ruleset: Ruleset, rules: dict[str, Rule], path: Path) -> list[RuleTestResult]:
@@ -123,7 +137,12 @@ def _run_file(ruleset: Ruleset, rules: dict[str, Rule], path: Path) -> list[Rule
         except (OSError, JSONBodyError) as exc:
             return [RuleTestResult("(file)", file, _line(raw, "base"), False,
                                    problem=f"cannot read the base document {raw['base']}: {exc}")]
-    return [_run_test(ruleset, rules, file, base, test, index) for index, test in enumerate(raw["tests"])]
+    results = []
+    for index, test in enumerate(raw["tests"]):
+        started = time.perf_counter()
+        result = _run_test(ruleset, rules, file, base, test, index)
+        results.append(dataclasses.replace(result, seconds=time.perf_counter() - started))
+    return results
 
 
 def _run_test(ruleset: Ruleset, rules: dict[str, Rule], file: str, base: Any, test: Any,
@@ -242,4 +261,42 @@ def _show(value: Any, limit: int = 160) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-__all__ = ["Mismatch", "RuleTestReport", "RuleTestResult", "resolve", "run_rule_tests"]
+def junit_xml(report: RuleTestReport, suite: str = "bcapi rule tests") -> str:
+    """The report as JUnit XML: a testsuite per fixture file, a testcase per test, each named
+    uniquely (CI reporters key on names); a broken test is an error, an unmet expectation a failure."""
+    repeated = Counter((r.file, r.name) for r in report.results)
+    root = ET.Element("testsuites", name=suite, tests=str(len(report.results)),
+                      failures=str(sum(not r.passed and not r.problem for r in report.results)),
+                      errors=str(sum(bool(r.problem) for r in report.results)))
+    suites: dict[str, ET.Element] = {}
+    used: set[str] = set()
+    for result in report.results:
+        stem = Path(result.file).stem
+        if result.file not in suites:
+            mine = [r for r in report.results if r.file == result.file]
+            suites[result.file] = ET.SubElement(
+                root, "testsuite", name=f"rules.{stem}", file=result.file, tests=str(len(mine)),
+                failures=str(sum(not r.passed and not r.problem for r in mine)),
+                errors=str(sum(bool(r.problem) for r in mine)), time=f"{sum(r.seconds for r in mine):.4f}")
+        name = f"{stem}: {result.name}"
+        if repeated[(result.file, result.name)] > 1 and result.line:
+            name += f" (line {result.line})"
+        unique, n = name, 1
+        while unique in used:
+            n += 1
+            unique = f"{name} ({n})"
+        used.add(unique)
+        case = ET.SubElement(suites[result.file], "testcase", name=unique, classname=f"rules.{stem}",
+                             file=result.file, time=f"{result.seconds:.4f}")
+        if result.line:
+            case.set("line", str(result.line))
+        if not result.passed:
+            kind = "error" if result.problem else "failure"
+            described = result.describe().splitlines()
+            first = described[1].strip() if len(described) > 1 else described[0]
+            ET.SubElement(case, kind, message=first).text = result.describe()
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+__all__ = ["Mismatch", "RuleTestReport", "RuleTestResult", "junit_xml", "resolve", "run_rule_tests"]
