@@ -13,6 +13,7 @@ from .model import Assessment, Criterion, CriterionResult, Finding, RuleOutcome,
 
 HUNDRED = Decimal(100)
 ONE_PLACE = Decimal("0.1")
+WORSE = {"green": 0, "amber": 1, "red": 2}
 
 
 def assess(document: dict[str, Any], ruleset: Ruleset) -> Assessment:
@@ -45,8 +46,10 @@ def assess(document: dict[str, Any], ruleset: Ruleset) -> Assessment:
     for i in prepared.order:
         finding = findings[i]
         by_status[finding.status].append(finding)
+    # A case is only as good as its weakest criterion: strength elsewhere cannot buy it back.
+    rating = max((_rating(score, blocked, ruleset), *(c.rating for c in criteria)), key=WORSE.__getitem__)
     return Assessment(
-        ruleset=ruleset.ref(), rating=_rating(score, blocked, ruleset), score=score, criteria=criteria,
+        ruleset=ruleset.ref(), rating=rating, score=score, criteria=criteria,
         findings=(*by_status["error"], *by_status["fail"], *by_status["pass"], *by_status["not_applicable"]),
         figures=money_figures(document))
 
@@ -63,12 +66,12 @@ def _finding(template: dict[str, Any], outcome: RuleOutcome) -> Finding:
 def _criterion_result(ruleset: Ruleset, prepared: "_Prepared", criterion: Criterion,
                       groups: tuple[tuple[int, Decimal, bool], ...], counts: list[int],
                       findings: list[Finding]) -> CriterionResult:
-    """Score one criterion: `groups` are its (slot, weight, is blocker) by severity."""
+    """Score and rate one criterion: `groups` are its (slot, weight, severity), a group a severity."""
     passed = failed = not_applicable = errors = 0
     possible: Any = 0
     earned: Any = 0
-    blocked = False
-    for slot, weight, blocker in groups:
+    blocked = major_failed = False
+    for slot, weight, severity in groups:
         p, f, n, e = counts[slot:slot + 4]
         passed += p
         failed += f
@@ -76,7 +79,8 @@ def _criterion_result(ruleset: Ruleset, prepared: "_Prepared", criterion: Criter
         errors += e
         if f + e:
             possible += weight * (f + e)
-            blocked = blocked or blocker
+            blocked = blocked or severity == "blocker"
+            major_failed = major_failed or severity == "major"
         if p:
             possible += weight * p
             earned += weight * p
@@ -88,7 +92,7 @@ def _criterion_result(ruleset: Ruleset, prepared: "_Prepared", criterion: Criter
     score = _round(HUNDRED * earned / possible if possible else HUNDRED)
     return _new_criterion_result({
         "id": criterion.id, "title": criterion.title, "weight": criterion.weight, "score": score,
-        "rating": _rating(score, blocked, ruleset), "passed": passed, "failed": failed,
+        "rating": _rating(score, blocked, ruleset, major_failed), "passed": passed, "failed": failed,
         "not_applicable": not_applicable, "errors": errors})
 
 
@@ -136,7 +140,7 @@ class _Prepared:
                          slot_of[(rule.criterion, rule.severity)]))
         self.rows = tuple(rows)
         self.criteria = tuple(
-            (criterion, tuple((slot, ruleset.severity_weights[severity], severity == "blocker")
+            (criterion, tuple((slot, ruleset.severity_weights[severity], severity)
                               for (criterion_id, severity), slot in slot_of.items() if criterion_id == criterion.id))
             for criterion in ruleset.criteria)
         self.blocker_slots = tuple(slot for (_, severity), slot in slot_of.items() if severity == "blocker")
@@ -161,10 +165,12 @@ def _prepare(ruleset: Ruleset) -> _Prepared:
     return prepared
 
 
-def _rating(score: Decimal, blocked: bool, ruleset: Ruleset) -> str:
+def _rating(score: Decimal, blocked: bool, ruleset: Ruleset, major_failed: bool = False) -> str:
+    """Red if a blocker failed or the score is under `amber`; amber if a major rule failed or the
+    score is under `green`; else green."""
     if blocked or score < ruleset.thresholds["amber"]:
         return "red"
-    return "amber" if score < ruleset.thresholds["green"] else "green"
+    return "amber" if major_failed or score < ruleset.thresholds["green"] else "green"
 
 
 def _round(value: Decimal) -> Decimal:

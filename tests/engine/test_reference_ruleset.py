@@ -66,7 +66,16 @@ def test_every_rule_has_guidance_a_known_source_and_the_prefix_of_its_criterion(
         assert len(rule.guidance) > 20, rule.id
         assert rule.source and all(s in ruleset.sources for s in rule.source), rule.id
         assert rule.fields, rule.id
-    assert sum(r.severity == "blocker" for r in ruleset.rules) <= 6, "blockers are for what makes a case unfundable"
+    # Blockers are for what makes a case unfundable as written; making one is a deliberate choice.
+    assert {r.id for r in ruleset.rules if r.severity == "blocker"} == {
+        "FIN-FINANCIAL-INFORMATION",          # no figures to judge
+        "FIN-SAVINGS-WITHIN-BASELINE",        # savings larger than the spend they come from
+        "RISK-REGISTER",                      # no risks considered at all
+        "COI-DECLARATIONS-PRESENT",           # a conflicted provider and nothing declared
+        "COI-INDEPENDENT-SCRUTINY",           # ... or nobody unconflicted looked at it
+        "COI-CONFLICTED-EXCLUDED",            # ... or the conflicted took part in the decision
+        "COI-DECLARED-INTEREST-SCRUTINISED",  # a declared interest in a provider said to be unconflicted
+    }
 
 
 def test_every_rule_fixture_passes_and_every_rule_has_a_passing_and_a_failing_fixture(ruleset):
@@ -170,9 +179,10 @@ def test_no_document_the_schema_accepts_makes_a_rule_error(ruleset, case):
     assert checked > 300
 
 
-def test_the_copd_sample_is_green_and_told_only_about_the_marginal_rate(ruleset):
+def test_the_copd_sample_is_amber_and_told_only_about_the_marginal_rate(ruleset):
+    """Sound but for savings overstated by up to £127k a year: to be revised, so amber."""
     assessment = assess(read(EXAMPLES / "copd-community-service.json"), ruleset)
-    assert assessment.rating == "green"
+    assert assessment.rating == "amber" and assessment.score > 95
     assert failed(assessment) == ["FIN-EMERGENCY-MARGINAL-RATE", "GOV-PROCUREMENT-EU"]
     findings = {f.rule_id: f for f in assessment.findings}
     marginal = findings["FIN-EMERGENCY-MARGINAL-RATE"]
@@ -214,8 +224,10 @@ def test_the_msk_sample_shows_its_copy_paste_and_is_amber_or_red_for_it(ruleset)
     payback = findings["FIN-PAYBACK-CONSISTENT"]
     assert payback.status == "fail"
     assert "2.8 years" in payback.message and "2.45 years" in payback.message
-    assert assessment.rating == "red"
+    # Seven major failures and no blocker: to be revised (amber), not unfundable (red).
+    assert assessment.rating == "amber"
     assert not [f for f in assessment.findings if f.status == "fail" and f.severity == "blocker"]
+    assert next(c for c in assessment.criteria if c.id == "financial").rating == "amber"
 
 
 def test_pct_sign_off_not_yet_obtained_fails_nothing(ruleset):
