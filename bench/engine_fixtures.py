@@ -20,7 +20,7 @@ from bcapi.engine.ruletests import _plain  # YAML values as the JSON parser give
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "schemas" / "examples"
-RULE_TESTS = ROOT / "rules" / "tests"
+RULE_TESTS = ROOT / "bench" / "ruleset-2026.11.0"  # the fixtures of the ruleset handwritten.py mirrors
 
 
 def samples() -> list[tuple[str, dict]]:

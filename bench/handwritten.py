@@ -3,7 +3,7 @@ of bench/engine.py.
 
 `statuses(doc, params)` takes the parsed case (a dict, numbers as int / Decimal, as
 `bcapi.document.loads` gives them) and the ruleset's parameters, and returns
-{rule id: "pass" | "fail" | "not_applicable"} for every rule of rules/reference.yaml, written
+{rule id: "pass" | "fail" | "not_applicable"} for every rule of bench/ruleset-2026.11.0/reference.yaml (the reference ruleset 2026.11.0), written
 the way a developer would write them without a rules engine: plain dict access, one pass over
 each list, the payback worked out year by year. It gives the same status as the engine for
 every document the document schema accepts (bench/engine.py checks it on the samples, mutated
