@@ -4,9 +4,11 @@ from __future__ import annotations
 from bcapi.auth import allow, current_principal
 from bcapi.services import assessments, cases, present
 
-from .base import Blueprint
+from .base import Blueprint, json_response
 from .context import state
 from .schemas import AssessmentListSchema, AssessmentSchema, DocumentSchema, RulesetSchema
+
+ASSESSMENT = AssessmentSchema()
 
 blp = Blueprint("assessments", __name__, url_prefix="/api/v1",
                 description="Assessments of business cases against the active ruleset.")
@@ -18,7 +20,7 @@ blp = Blueprint("assessments", __name__, url_prefix="/api/v1",
 @blp.response(200, AssessmentSchema)
 def dry_run(document):
     """Assess a document without storing anything (feedback while writing)."""
-    return assessments.dry_run(document, state().ruleset)
+    return json_response(ASSESSMENT, assessments.dry_run(document, state().ruleset))
 
 
 @blp.route("/cases/<case_id>/assessments", methods=["GET"])

@@ -7,14 +7,16 @@
 from __future__ import annotations
 
 import http
+import threading
 from typing import Any
 
 import flask_smorest
-from flask import current_app, request
+import marshmallow as ma
+from flask import Response, current_app, request
 from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
 
-from bcapi.document import JSONBodyError, loads
+from bcapi.document import JSONBodyError, dumps, loads
 from bcapi.problems import MEDIA_TYPE as PROBLEM_JSON
 from bcapi.problems import Problem
 
@@ -41,6 +43,45 @@ class JSONBodyParser(FlaskParser):
 
     def load_json(self, req, schema) -> Any:
         return self._raw_load_json(req)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._schemas: dict[type, ma.Schema] = {}
+        self._schemas_lock = threading.Lock()
+
+    def _get_schema(self, argmap, req) -> ma.Schema:
+        """One instance per schema class, built once: webargs would build (and marshmallow
+        deep-copy every field of) a new one for each request. Schemas keep no per-load state."""
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                with self._schemas_lock:
+                    schema = self._schemas.setdefault(argmap, argmap())
+            return schema
+        return super()._get_schema(argmap, req)
+
+
+def json_response(schema: ma.Schema, body: Any = None, status: int = 200, headers: dict[str, str] | None = None,
+                  *, text: str | None = None) -> Response:
+    """`body` as JSON, serialised once; `text` if the caller already has it serialised.
+
+    For views whose result already has exactly the shape and key order of their response
+    `schema`: flask-smorest passes a Response through, so the result is neither dumped by
+    marshmallow (a walk of every field that, for such a result, changes nothing) nor serialised
+    twice. Under `app.testing` the bytes are checked against what the schema dump gives, so the
+    test suite catches a result that drifts from its schema.
+    """
+    if text is None:
+        text = dumps(body)
+    if current_app.testing:
+        expected = dumps(schema.dump(loads(text)))
+        if expected != text:
+            raise AssertionError(f"the result does not have the shape of {type(schema).__name__}:\n"
+                                 f"{text[:2000]}\n!=\n{expected[:2000]}")
+    response = Response(text, status=status, mimetype="application/json")
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 def raw_body_text() -> str:

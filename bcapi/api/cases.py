@@ -7,11 +7,10 @@ import re
 from flask import Response, request, url_for
 
 from bcapi.auth import allow, current_principal
-from bcapi.document import dumps
 from bcapi.problems import Problem
 from bcapi.services import cases, idempotency, present
 
-from .base import Blueprint, raw_body_text
+from .base import Blueprint, json_response, raw_body_text
 from .context import state
 from .schemas import (CaseListArgs, CaseListSchema, CaseSchema, DocumentSchema, RevisionListSchema,
                       RevisionSchema)
@@ -19,6 +18,7 @@ from .schemas import (CaseListArgs, CaseListSchema, CaseSchema, DocumentSchema, 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases",
                 description="Business cases and their revisions.")
 
+CASE = CaseSchema()
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
@@ -62,15 +62,15 @@ def submit_case(document):
         with app.db.writing() as session:
             case, revision, latest = cases.submit(session, document=document, raw=raw_body_text(),
                                                   principal=principal, ruleset=app.ruleset)
-            body = present.case_view(case, revision, latest, document)
+            text = present.case_view_json(case, revision, latest, document)
             if key:
                 idempotency.complete(session, api_key_id=principal.key_id, key=key, status=201,
-                                     body=dumps(body), case_id=case.id)
+                                     body=text, case_id=case.id)
     except Exception:
         if key:
             idempotency.release(app.db, api_key_id=principal.key_id, key=key)
         raise
-    return body, 201, _case_headers(case)
+    return json_response(CASE, status=201, headers=_case_headers(case), text=text)
 
 
 @blp.route("", methods=["GET"])
@@ -107,9 +107,9 @@ def get_case(case_id):
         etag = cases.etag_for(case)
         if request.if_none_match.contains_weak(etag):  # RFC 9110 13.1.2: weak comparison
             return Response(status=304, headers={"ETag": f'"{etag}"'})
-        body = present.case_view(case, cases.current_revision(session, case),
-                                 cases.latest_assessment(session, case))
-    return body, 200, {"ETag": f'"{etag}"'}
+        text = present.case_view_json(case, cases.current_revision(session, case),
+                                      cases.latest_assessment(session, case))
+    return json_response(CASE, status=200, headers={"ETag": f'"{etag}"'}, text=text)
 
 
 @blp.route("/<case_id>", methods=["PUT"])
@@ -126,8 +126,8 @@ def revise_case(document, case_id):
         case, revision, latest = cases.revise(
             session, case_id, if_match=lambda etag: request.if_match.contains(etag) or request.if_match.star_tag,
             document=document, raw=raw_body_text(), principal=current_principal(), ruleset=app.ruleset)
-        body = present.case_view(case, revision, latest, document)
-    return body, 200, _case_headers(case)
+        text = present.case_view_json(case, revision, latest, document)
+    return json_response(CASE, status=200, headers=_case_headers(case), text=text)
 
 
 @blp.route("/<case_id>/revisions", methods=["GET"])

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from .fastload import FastLoadMixin
 from .fields import Boolean, Choice, Integer, IsoDate, Money, Number, Pattern, Text, TextList
 
 SETTINGS = ("acute", "community", "primary_care", "other")
@@ -240,8 +241,12 @@ class ConflictsOfInterest(Strict):
     price_benchmark = fields.Nested(PriceBenchmark, allow_none=True)
 
 
-class BusinessCaseDocument(Strict):
+class BusinessCaseDocument(FastLoadMixin, Strict):
     """A business case as a commissioner writes it (CONTRACT §1)."""
+
+    # FastLoadMixin: a valid document is loaded by compiled checks (bcapi.document.fastload),
+    # giving exactly marshmallow's result; anything else is loaded by marshmallow itself, so
+    # error messages and pointers are marshmallow's own.
 
     schema_version = fields.String(required=True, validate=validate.Equal("1"))
     title = Text(200, min_length=3, required=True)

@@ -18,9 +18,14 @@ from . import audit
 
 def assessment_body(assessment: Assessment, *, assessment_id: str | None, case_id: str | None,
                     revision: int | None, assessed_at: dt.datetime) -> dict[str, Any]:
-    """The contract's Assessment: the engine's verdict plus where and when it was made."""
-    return {"id": assessment_id, "case_id": case_id, "revision": revision,
-            "assessed_at": assessed_at.isoformat(), **assessment.to_dict()}
+    """The contract's Assessment: the engine's verdict plus where and when it was made.
+
+    Keys in AssessmentSchema's order, so that the body can be served as it is, without a dump
+    through the schema (which would only reorder it).
+    """
+    verdict = assessment.to_dict()
+    return {"id": assessment_id, "case_id": case_id, "revision": revision, "ruleset": verdict.pop("ruleset"),
+            "assessed_at": assessed_at.isoformat(), **verdict}
 
 
 def dry_run(document: dict[str, Any], ruleset: Ruleset) -> dict[str, Any]:
