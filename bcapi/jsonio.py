@@ -1,4 +1,4 @@
-"""Flask's JSON, made exact: Decimal in, Decimal out (via simplejson)."""
+"""Flask's JSON, made exact: Decimal in, Decimal out (bcapi.document.parse: simplejson in, orjson out)."""
 from __future__ import annotations
 
 from typing import Any

@@ -7,8 +7,10 @@ beyond Python's digit limit and absurd nesting are refused with `JSONBodyError`.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
+import orjson
 import simplejson
 
 # Only a body with an escape of a surrogate can hold a lone one (valid pairs are joined).
@@ -65,4 +67,25 @@ def _has_lone_surrogate(value: Any) -> bool:
 
 
 def dumps(value: Any, **kwargs: Any) -> str:
+    """JSON text, compact, Decimals written exactly as they are (`Decimal("1.50")` as `1.50`).
+
+    Written by orjson, about twenty times faster than simplejson on an assessment; anything
+    orjson would write differently or not at all (an integer beyond 64 bits, a subclass of a
+    JSON type, a datetime, options such as `indent`) is written by simplejson, as before.
+    """
+    if not kwargs:
+        try:
+            return orjson.dumps(value, default=_fragment, option=_ORJSON_OPTIONS).decode("utf-8")
+        except (orjson.JSONEncodeError, TypeError):
+            kwargs = {"separators": (",", ":")}
     return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, **kwargs)
+
+
+# Hand datetimes, dataclasses and subclasses to `_fragment`, which refuses them (to simplejson).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _fragment(value: Any) -> orjson.Fragment:
+    if type(value) is Decimal:
+        return orjson.Fragment(str(value))  # as simplejson's use_decimal writes it
+    raise TypeError(type(value).__name__)

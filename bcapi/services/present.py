@@ -71,7 +71,7 @@ def case_view_json(case: BusinessCase, revision: Revision, latest: StoredAssessm
     if latest is None:
         return head
     tail = "null}"
-    if not head.endswith('"latest_assessment": ' + tail):
+    if not head.endswith('"latest_assessment":' + tail):
         raise AssertionError("case_view must end with latest_assessment")
     return head[:-len(tail)] + latest.body + "}"
 
