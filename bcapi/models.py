@@ -10,8 +10,8 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from sqlalchemy import (Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, Text,
-                        TypeDecorator, UniqueConstraint)
+from sqlalchemy import (BigInteger, Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String,
+                        Text, TypeDecorator, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -96,11 +96,11 @@ class BusinessCase(Base):
     __tablename__ = "business_cases"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    consortium_code: Mapped[str] = mapped_column(String(16), index=True)
+    consortium_code: Mapped[str] = mapped_column(String(16))
     consortium_name: Mapped[str] = mapped_column(String(200))
     reference: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
-    service_area: Mapped[str | None] = mapped_column(String(80), index=True)
+    service_area: Mapped[str | None] = mapped_column(String(80))
     status: Mapped[str] = mapped_column(String(32), index=True)
     current_revision: Mapped[int] = mapped_column(Integer)
     submitted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -112,12 +112,23 @@ class BusinessCase(Base):
     total_investment: Mapped[Decimal | None] = mapped_column(Money)
     total_savings: Mapped[Decimal | None] = mapped_column(Money)
     # The decision clock (DH 2009: decide within 8 weeks), restarted by a revision after a decision.
-    decision_due: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    decision_due: Mapped[dt.date | None] = mapped_column(Date)
     latest_decision_id: Mapped[str | None] = mapped_column(String(36))
     decision_outcome: Mapped[str | None] = mapped_column(String(32))
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # decided_at - submitted_at in microseconds, exact on every database and indexed, for the
+    # dashboard's median time to a decision.
+    decision_span_us: Mapped[int | None] = mapped_column(BigInteger, index=True)
 
-    __table_args__ = (Index("ix_business_cases_submitted_at_id", "submitted_at", "id"),)
+    __table_args__ = (
+        Index("ix_business_cases_submitted_at_id", "submitted_at", "id"),
+        # A consortium's or service area's cases, newest first (the dashboard's example cases).
+        Index("ix_business_cases_consortium_submitted", "consortium_code", "submitted_at", "id"),
+        Index("ix_business_cases_area_submitted", "service_area", "submitted_at", "id"),
+        # The dashboard's overdue count reads this index alone (cases due before today, and
+        # whether each still waits for the board).
+        Index("ix_business_cases_due_status", "decision_due", "status", "decision_outcome"),
+    )
 
 
 class Revision(Base):
@@ -178,6 +189,67 @@ class FailedRule(Base):
     criterion: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))
+
+
+class PortfolioCases(Base):
+    """Dashboard rollup: every case counted once, under the consortium, service area ('' for none)
+    and UTC month of submission it has now, with its latest assessment's rating and money.
+
+    Kept by `services.dashboard.keeping_rollups` in the transaction of every change to what a case
+    counts for; `services.dashboard.rebuild_rollups` (and migration 0003) fill it from the cases.
+    Money is in pennies and scores in tenths, as integers, so that sums are exact on every database.
+    A row whose `cases` has fallen to 0 stays, and is read as absent.
+    """
+
+    __tablename__ = "portfolio_cases"
+
+    consortium_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    consortium_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    service_area: Mapped[str] = mapped_column(String(80), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    green: Mapped[int] = mapped_column(Integer)
+    amber: Mapped[int] = mapped_column(Integer)
+    red: Mapped[int] = mapped_column(Integer)
+    submitted: Mapped[int] = mapped_column(Integer)
+    revised: Mapped[int] = mapped_column(Integer)
+    decided: Mapped[int] = mapped_column(Integer)
+    awaiting: Mapped[int] = mapped_column(Integer)
+    investment_pennies: Mapped[int] = mapped_column(BigInteger)
+    savings_pennies: Mapped[int] = mapped_column(BigInteger)
+
+
+class PortfolioCriterion(Base):
+    """Dashboard rollup of `assessment_criteria` over each case's latest assessment."""
+
+    __tablename__ = "portfolio_criteria"
+
+    consortium_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    service_area: Mapped[str] = mapped_column(String(80), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    score_tenths: Mapped[int] = mapped_column(BigInteger)
+    red: Mapped[int] = mapped_column(Integer)
+
+
+class PortfolioFailure(Base):
+    """Dashboard rollup of `failed_rules` over each case's latest assessment ('what fails most')."""
+
+    __tablename__ = "portfolio_failures"
+
+    consortium_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    service_area: Mapped[str] = mapped_column(String(80), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(64), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(8), primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+
+    # Rows in rule order, with every column: 'what fails most' is summed from this index alone,
+    # without sorting (there are tens of rows a month for each consortium and service area).
+    __table_args__ = (Index("ix_portfolio_failures_rule", "rule_id", "criterion", "severity", "consortium_code",
+                            "service_area", "month", "cases"),)
 
 
 class Decision(Base):

@@ -13,7 +13,7 @@ from bcapi.engine import Assessment, Ruleset, assess
 from bcapi.models import (AssessmentCriterion, BusinessCase, FailedRule, StoredAssessment,
                           StoredRuleset, new_id, utcnow)
 
-from . import audit
+from . import audit, dashboard
 
 
 def assessment_body(assessment: Assessment, *, assessment_id: str | None, case_id: str | None,
@@ -59,17 +59,18 @@ def record(session: Session, case: BusinessCase, revision: int, document: dict[s
         assessed_at=now, rating=result.rating, score=result.score,
         total_investment=result.figures.get("total_investment"),
         total_savings=result.figures.get("total_savings"), body=dumps(body))
-    session.add(row)
-    session.flush()  # the rows below refer to it, and there is no relationship() to order them
-    session.add_all(AssessmentCriterion(assessment_id=assessment_id, criterion=c.id, score=c.score,
-                                        rating=c.rating) for c in result.criteria)
-    session.add_all(FailedRule(assessment_id=assessment_id, rule_id=f.rule_id, criterion=f.criterion,
-                               severity=f.severity, status=f.status)
-                    for f in result.findings if f.status in ("fail", "error"))
-    case.latest_assessment_id = assessment_id
-    case.rating, case.score = result.rating, result.score
-    case.total_investment, case.total_savings = row.total_investment, row.total_savings
-    session.flush()
+    with dashboard.keeping_rollups(session, case):  # the case counts for its new latest assessment
+        session.add(row)
+        session.flush()  # the rows below refer to it, and there is no relationship() to order them
+        session.add_all(AssessmentCriterion(assessment_id=assessment_id, criterion=c.id, score=c.score,
+                                            rating=c.rating) for c in result.criteria)
+        session.add_all(FailedRule(assessment_id=assessment_id, rule_id=f.rule_id, criterion=f.criterion,
+                                   severity=f.severity, status=f.status)
+                        for f in result.findings if f.status in ("fail", "error"))
+        case.latest_assessment_id = assessment_id
+        case.rating, case.score = result.rating, result.score
+        case.total_investment, case.total_savings = row.total_investment, row.total_savings
+        session.flush()
     return row
 
 

@@ -19,7 +19,7 @@ from bcapi.document import loads
 from bcapi.engine import Ruleset
 from bcapi.models import BusinessCase, Revision, StoredAssessment, utcnow
 
-from . import assessments, audit
+from . import assessments, audit, dashboard
 from .errors import Forbidden, NotFound, StaleRevision
 
 DEFAULT_DECISION_CLOCK_DAYS = 56
@@ -59,12 +59,13 @@ def submit(session: Session, *, document: dict[str, Any], raw: str, principal: P
     case = BusinessCase(**_identity(document), status="submitted", current_revision=1,
                         submitted_at=now, updated_at=now, created_by_key_id=principal.key_id)
     case.decision_due = decision_due(now, ruleset)
-    session.add(case)
-    session.flush()
-    revision = Revision(case_id=case.id, number=1, document=raw, digest=document_digest(raw),
-                        created_at=now, created_by_key_id=principal.key_id)
-    session.add(revision)
-    latest = assessments.record(session, case, revision.number, document, ruleset, now)
+    with dashboard.keeping_rollups(session, case):  # the dashboard counts the case from now
+        session.add(case)
+        session.flush()
+        revision = Revision(case_id=case.id, number=1, document=raw, digest=document_digest(raw),
+                            created_at=now, created_by_key_id=principal.key_id)
+        session.add(revision)
+        latest = assessments.record(session, case, revision.number, document, ruleset, now)
     audit.record(session, "case.submitted", principal, case_id=case.id, revision=1, rating=latest.rating)
     return case, revision, latest
 
@@ -85,25 +86,29 @@ def revise(session: Session, case_id: str, *, if_match: Callable[[str], bool], d
     if document["consortium"]["code"] != case.consortium_code:
         raise Forbidden("A revision cannot move a case to another consortium.")
     now = utcnow()
-    number = case.current_revision + 1
-    # A revision after a decision (returned for revision, or rejected and tried again) is a new
-    # submission for the board: its clock starts again.
-    new_due = decision_due(now, ruleset) if case.status == "decided" else case.decision_due
-    # Compare-and-set: of two concurrent revisions from the same ETag exactly one wins.
-    won = session.execute(
-        update(BusinessCase)
-        .where(BusinessCase.id == case.id, BusinessCase.current_revision == case.current_revision)
-        .values(current_revision=number, updated_at=now, status="revised", decision_due=new_due,
-                **_identity(document))
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if won != 1:
-        raise StaleRevision("Another revision was stored first; fetch the case and apply your change again.")
-    session.refresh(case)
-    revision = Revision(case_id=case.id, number=number, document=raw, digest=document_digest(raw),
-                        created_at=now, created_by_key_id=principal.key_id)
-    session.add(revision)
-    latest = assessments.record(session, case, number, document, ruleset, now)
+    seen = case.current_revision  # the revision the ETag named
+    number = seen + 1
+    # The dashboard counts the case under its status, name and service area: it takes the case
+    # out under the old ones and in under the new (and locks the case's row meanwhile).
+    with dashboard.keeping_rollups(session, case):
+        # A revision after a decision (returned for revision, or rejected and tried again) is a
+        # new submission for the board: its clock starts again.
+        new_due = decision_due(now, ruleset) if case.status == "decided" else case.decision_due
+        # Compare-and-set: of two concurrent revisions from the same ETag exactly one wins.
+        won = session.execute(
+            update(BusinessCase)
+            .where(BusinessCase.id == case.id, BusinessCase.current_revision == seen)
+            .values(current_revision=number, updated_at=now, status="revised", decision_due=new_due,
+                    **_identity(document))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if won != 1:
+            raise StaleRevision("Another revision was stored first; fetch the case and apply your change again.")
+        session.refresh(case)
+        revision = Revision(case_id=case.id, number=number, document=raw, digest=document_digest(raw),
+                            created_at=now, created_by_key_id=principal.key_id)
+        session.add(revision)
+        latest = assessments.record(session, case, number, document, ruleset, now)
     audit.record(session, "case.revised", principal, case_id=case.id, revision=number, rating=latest.rating)
     return case, revision, latest
 

@@ -1,45 +1,79 @@
 """The board's portfolio view, computed by SQL aggregation over each case's latest assessment.
 
-Every figure is one aggregate query (no Python loop over cases), written so that SQLite and
-PostgreSQL give the same answers; the few dialect differences (month buckets, day spans) are
-in `_month` and `_days`.
+What a case counts for (its rating, status, money, criterion scores and failed rules, under its
+consortium, service area and month of submission) is written by three grouping queries,
+`_case_groups`, `_criterion_groups` and `_failure_groups`. Their results over all cases are kept
+in three rollup tables (models.PortfolioCases, PortfolioCriterion, PortfolioFailure), changed in
+the transaction of every write that changes what a case counts for (`keeping_rollups`).
+
+The dashboard adds up rollup rows for the whole months its filters cover and the same grouping
+queries over the cases themselves for the part-months at the edges of a date range, so any
+filter gives exact figures while reading a few thousand rollup rows, not every case's rows.
+`portfolio(..., rollups=False)` reads only the cases (the tests compare the two). Overdue cases
+and the median time to a decision depend on today and on single cases: they are always read
+from the cases. Money is summed in pennies and scores in tenths, as integers, so that sums are
+exact and the same on SQLite and PostgreSQL; the dialect differences are in `_Dialect`.
 """
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import (BigInteger, ColumnElement, Select, and_, case, cast, delete, func, insert, inspect,
+                        literal, or_, select, true, union_all)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bcapi.engine import Ruleset
-from bcapi.models import AssessmentCriterion, BusinessCase, FailedRule
+from bcapi.models import (AssessmentCriterion, BusinessCase, FailedRule, PortfolioCases, PortfolioCriterion,
+                          PortfolioFailure)
 
 TOP_RULES = 10
 CASES_PER_RULE = 5
 TWO_PLACES = Decimal("0.01")
 ONE_PLACE = Decimal("0.1")
+RATINGS = ("green", "amber", "red")
+STATUSES = ("submitted", "revised", "decided")
 
 
 @dataclass(frozen=True)
 class PortfolioFilters:
     consortium: str | None = None
     service_area: str | None = None
-    submitted_after: dt.datetime | None = None
-    submitted_before: dt.datetime | None = None
+    submitted_after: dt.datetime | None = None  # inclusive
+    submitted_before: dt.datetime | None = None  # exclusive
 
     def apply(self, query: Select) -> Select:
+        return query.where(self.cases(self.submitted_after, self.submitted_before))
+
+    def cases(self, after: dt.datetime | None, before: dt.datetime | None) -> ColumnElement[bool]:
+        """SQL: the case is in this consortium and service area, and submitted in [after, before)."""
+        conditions = [true()]
         if self.consortium:
-            query = query.where(BusinessCase.consortium_code == self.consortium)
+            conditions.append(BusinessCase.consortium_code == self.consortium)
         if self.service_area:
-            query = query.where(BusinessCase.service_area == self.service_area)
-        if self.submitted_after:
-            query = query.where(BusinessCase.submitted_at >= self.submitted_after)
-        if self.submitted_before:
-            query = query.where(BusinessCase.submitted_at < self.submitted_before)
-        return query
+            conditions.append(BusinessCase.service_area == self.service_area)
+        if after:
+            conditions.append(BusinessCase.submitted_at >= after)
+        if before:
+            conditions.append(BusinessCase.submitted_at < before)
+        return and_(*conditions)
+
+    def rollup(self, table, first_month: str | None, end_month: str | None) -> ColumnElement[bool]:
+        """SQL: the rollup row is in this consortium and service area, and in [first, end) months."""
+        conditions = [true()]
+        if self.consortium:
+            conditions.append(table.consortium_code == self.consortium)
+        if self.service_area:
+            conditions.append(table.service_area == self.service_area)
+        if first_month:
+            conditions.append(table.month >= first_month)
+        if end_month:
+            conditions.append(table.month < end_month)
+        return and_(*conditions)
 
 
 def awaiting_decision():
@@ -47,140 +81,331 @@ def awaiting_decision():
     return or_(BusinessCase.status != "decided", BusinessCase.decision_outcome == "deferred")
 
 
-def _money(value: Any) -> Decimal:
-    return Decimal(str(value or 0)).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+class _Dialect:
+    """The few expressions SQLite and PostgreSQL spell differently."""
+
+    def __init__(self, session: Session):
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def month(self):
+        """'YYYY-MM' of the case's submission, in UTC."""
+        if self.sqlite:
+            return func.strftime("%Y-%m", BusinessCase.submitted_at)
+        return func.to_char(func.timezone("UTC", BusinessCase.submitted_at), "YYYY-MM")
+
+    @staticmethod
+    def scaled(column, factor: int):
+        """`column` x `factor` as an exact integer (SQLite keeps Numeric as a float)."""
+        return cast(func.round(func.coalesce(column, 0) * factor), BigInteger)
+
+    def upsert(self, model):
+        return (sqlite if self.sqlite else postgresql).insert(model)
 
 
-def _month(session: Session):
-    if session.get_bind().dialect.name == "sqlite":
-        return func.strftime("%Y-%m", BusinessCase.submitted_at)
-    return func.to_char(func.timezone("UTC", BusinessCase.submitted_at), "YYYY-MM")
+# -- what a case counts for: the grouping queries ---------------------------------------------------
+
+def _count_if(condition) -> Any:
+    return func.sum(case((condition, 1), else_=0))
 
 
-def _days(session: Session, start, end):
-    if session.get_bind().dialect.name == "sqlite":
-        return func.julianday(end) - func.julianday(start)
-    return func.extract("epoch", end - start) / 86400
+def _bucket(d: _Dialect) -> list:
+    return [BusinessCase.consortium_code, func.coalesce(BusinessCase.service_area, "").label("service_area"),
+            d.month().label("month")]
+
+
+def _case_groups(d: _Dialect, where) -> Select:
+    """Columns as PortfolioCases, from the cases `where` says."""
+    code, area, month = _bucket(d)
+    return (select(code, BusinessCase.consortium_name, area, month, func.count().label("cases"),
+                   *[_count_if(BusinessCase.rating == r).label(r) for r in RATINGS],
+                   *[_count_if(BusinessCase.status == s).label(s) for s in STATUSES],
+                   _count_if(awaiting_decision()).label("awaiting"),
+                   func.sum(d.scaled(BusinessCase.total_investment, 100)).label("investment_pennies"),
+                   func.sum(d.scaled(BusinessCase.total_savings, 100)).label("savings_pennies"))
+            .where(where).group_by(code, BusinessCase.consortium_name, area, month))
+
+
+def _criterion_groups(d: _Dialect, where) -> Select:
+    """Columns as PortfolioCriterion, from the latest assessments of the cases `where` says."""
+    code, area, month = _bucket(d)
+    c = AssessmentCriterion
+    return (select(code, area, month, c.criterion, func.count().label("cases"),
+                   func.sum(d.scaled(c.score, 10)).label("score_tenths"), _count_if(c.rating == "red").label("red"))
+            .select_from(c).join(BusinessCase, BusinessCase.latest_assessment_id == c.assessment_id)
+            .where(where).group_by(code, area, month, c.criterion))
+
+
+def _failure_groups(d: _Dialect, where) -> Select:
+    """Columns as PortfolioFailure, from the latest assessments of the cases `where` says."""
+    code, area, month = _bucket(d)
+    f = FailedRule
+    return (select(code, area, month, f.rule_id, f.criterion, f.severity, func.count().label("cases"))
+            .select_from(f).join(BusinessCase, BusinessCase.latest_assessment_id == f.assessment_id)
+            .where(where).group_by(code, area, month, f.rule_id, f.criterion, f.severity))
+
+
+ROLLUPS = ((PortfolioCases, _case_groups), (PortfolioCriterion, _criterion_groups),
+           (PortfolioFailure, _failure_groups))
+
+
+def _key(model) -> list[str]:
+    return [c.name for c in model.__table__.primary_key.columns]
+
+
+def _counts(model) -> list[str]:
+    return [c.name for c in model.__table__.columns if not c.primary_key]
+
+
+# -- the dashboard ----------------------------------------------------------------------------------
+
+def _month_start(when: dt.datetime) -> dt.datetime:
+    return when.astimezone(dt.timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_month(start: dt.datetime) -> dt.datetime:
+    return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where the figures come from: rollup rows for months [first, end) (`use_rollups`; None is
+    unbounded), and the cases themselves for each [after, before) in `from_cases`."""
+    use_rollups: bool
+    first_month: str | None
+    end_month: str | None
+    from_cases: tuple[tuple[dt.datetime | None, dt.datetime | None], ...]
+
+
+def _plan(filters: PortfolioFilters, rollups: bool) -> _Plan:
+    after, before = filters.submitted_after, filters.submitted_before
+    everything = _Plan(False, None, None, ((after, before),))
+    if not rollups:
+        return everything
+    try:  # whole months: from the first starting at or after `after` to the last ending by `before`
+        first = None if after is None else (
+            _month_start(after) if _month_start(after) == after else _next_month(_month_start(after)))
+        end = None if before is None else _month_start(before)
+    except (OverflowError, ValueError):  # at the ends of the calendar: not worth a rollup
+        return everything
+    if first is not None and end is not None and first >= end:
+        return everything  # not one whole month
+    edges = tuple(edge for edge in ((after, first), (end, before)) if edge[0] is not None and edge[0] != edge[1])
+    return _Plan(True, first and f"{first:%Y-%m}", end and f"{end:%Y-%m}", edges)
+
+
+def _source(session: Session, d: _Dialect, filters: PortfolioFilters, plan: _Plan, model, groups):
+    """The rollup rows and the cases' own groups the plan names, as one subquery shaped as `model`."""
+    parts = [groups(d, filters.cases(after, before)) for after, before in plan.from_cases]
+    if plan.use_rollups:
+        columns = [getattr(model, name) for name in _key(model) + _counts(model)]
+        parts.append(select(*columns).where(filters.rollup(model, plan.first_month, plan.end_month)))
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
 
 
 def portfolio(session: Session, filters: PortfolioFilters, ruleset: Ruleset,
-              today: dt.date | None = None) -> dict[str, Any]:
+              today: dt.date | None = None, *, rollups: bool = True) -> dict[str, Any]:
+    """The dashboard; `rollups=False` computes every figure from the cases alone (same figures)."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
+    d = _Dialect(session)
+    plan = _plan(filters, rollups)
+    cases = _source(session, d, filters, plan, PortfolioCases, _case_groups)
+    totals = _totals(session, cases)
     return {
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "filters": {k: (v.isoformat() if isinstance(v, dt.datetime) else v)
                     for k, v in filters.__dict__.items() if v is not None},
-        "cases": _counts(session, filters),
-        "criteria": _criteria(session, filters, ruleset),
-        "money": _money_in_play(session, filters),
-        "failing_rules": _failing_rules(session, filters),
-        "timeliness": _timeliness(session, filters, today),
-        "trend": _trend(session, filters),
+        "cases": {"total": totals["cases"], "by_rating": {r: totals[r] for r in RATINGS},
+                  "by_status": {s: totals[s] for s in STATUSES}},
+        "criteria": _criteria(session, _source(session, d, filters, plan, PortfolioCriterion, _criterion_groups),
+                              ruleset),
+        "money": _money_in_play(session, cases, totals),
+        "failing_rules": _failing_rules(session, filters,
+                                        _source(session, d, filters, plan, PortfolioFailure, _failure_groups)),
+        "timeliness": {"awaiting": totals["awaiting"], "overdue": _overdue(session, filters, today, totals["awaiting"]),
+                       "median_days_to_decision": _median_days_to_decision(session, filters)},
+        "trend": _trend(session, cases),
     }
 
 
-def _counts(session: Session, filters: PortfolioFilters) -> dict[str, Any]:
-    by_rating = dict(session.execute(filters.apply(
-        select(BusinessCase.rating, func.count()).group_by(BusinessCase.rating))).all())
-    by_status = dict(session.execute(filters.apply(
-        select(BusinessCase.status, func.count()).group_by(BusinessCase.status))).all())
+def _pounds(pennies: Any) -> Decimal:
+    return (Decimal(int(pennies or 0)) / 100).quantize(TWO_PLACES)
+
+
+def _totals(session: Session, cases) -> dict[str, int]:
+    names = _counts(PortfolioCases)
+    row = session.execute(select(*[func.coalesce(func.sum(cases.c[n]), 0) for n in names])).one()
+    return {name: int(value) for name, value in zip(names, row)}
+
+
+def _in_order(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """Rows by `key`, None last: the same on every database, whatever its collation."""
+    return sorted(rows, key=lambda row: (row[key] is None, row[key] or ""))
+
+
+def _money_in_play(session: Session, cases, totals: dict[str, int]) -> dict[str, Any]:
+    sums = (func.sum(cases.c.cases), func.sum(cases.c.investment_pennies), func.sum(cases.c.savings_pennies))
+    name = func.max(case((cases.c.cases > 0, cases.c.consortium_name)))
+    by_consortium = session.execute(select(cases.c.consortium_code, name, *sums)
+                                    .group_by(cases.c.consortium_code).having(sums[0] > 0)).all()
+    by_area = session.execute(select(cases.c.service_area, *sums)
+                              .group_by(cases.c.service_area).having(sums[0] > 0)).all()
+    investment, savings = _pounds(totals["investment_pennies"]), _pounds(totals["savings_pennies"])
     return {
-        "total": sum(by_status.values()),
-        "by_rating": {r: by_rating.get(r, 0) for r in ("green", "amber", "red")},
-        "by_status": {s: by_status.get(s, 0) for s in ("submitted", "revised", "decided")},
+        "total_investment": investment,
+        "total_savings": savings,
+        "net": savings - investment,
+        "by_consortium": _in_order([
+            {"code": code, "name": name, "cases": int(n), "investment": _pounds(i), "savings": _pounds(s),
+             "net": _pounds(s) - _pounds(i)} for code, name, n, i, s in by_consortium], "code"),
+        "by_service_area": _in_order([
+            {"service_area": area or None, "cases": int(n), "investment": _pounds(i), "savings": _pounds(s),
+             "net": _pounds(s) - _pounds(i)} for area, n, i, s in by_area], "service_area"),
     }
 
 
-def _criteria(session: Session, filters: PortfolioFilters, ruleset: Ruleset) -> list[dict[str, Any]]:
-    rows = session.execute(filters.apply(
-        select(AssessmentCriterion.criterion, func.avg(AssessmentCriterion.score),
-               func.sum(case((AssessmentCriterion.rating == "red", 1), else_=0)), func.count())
-        .join(BusinessCase, BusinessCase.latest_assessment_id == AssessmentCriterion.assessment_id)
-        .group_by(AssessmentCriterion.criterion))).all()
-    found = {criterion: (mean, red, n) for criterion, mean, red, n in rows}
+def _trend(session: Session, cases) -> list[dict[str, Any]]:
+    n = func.sum(cases.c.cases)
+    rows = session.execute(select(cases.c.month, n, *[func.sum(cases.c[r]) for r in RATINGS])
+                           .group_by(cases.c.month).having(n > 0)).all()
+    return sorted(({"month": month, "submitted": int(total), **{r: int(v) for r, v in zip(RATINGS, counts)}}
+                   for month, total, *counts in rows), key=lambda entry: entry["month"])
+
+
+def _criteria(session: Session, criteria, ruleset: Ruleset) -> list[dict[str, Any]]:
+    rows = session.execute(select(criteria.c.criterion, func.sum(criteria.c.cases),
+                                  func.sum(criteria.c.score_tenths), func.sum(criteria.c.red))
+                           .group_by(criteria.c.criterion)).all()
+    found = {criterion: (int(n), int(tenths), int(red)) for criterion, n, tenths, red in rows}
     out = []
     for criterion in ruleset.criteria:
-        mean, red, n = found.get(criterion.id, (None, 0, 0))
-        out.append({"id": criterion.id, "title": criterion.title,
-                    "mean_score": None if mean is None else Decimal(str(mean)).quantize(ONE_PLACE, ROUND_HALF_UP),
-                    "red": int(red or 0), "cases": int(n)})
+        n, tenths, red = found.get(criterion.id, (0, 0, 0))
+        mean = (Decimal(tenths) / (10 * n)).quantize(ONE_PLACE, rounding=ROUND_HALF_UP) if n else None
+        out.append({"id": criterion.id, "title": criterion.title, "mean_score": mean, "red": red, "cases": n})
     return out
 
 
-def _money_in_play(session: Session, filters: PortfolioFilters) -> dict[str, Any]:
-    investment = func.coalesce(func.sum(BusinessCase.total_investment), 0)
-    savings = func.coalesce(func.sum(BusinessCase.total_savings), 0)
-
-    def grouped(column, *extra) -> list:
-        return session.execute(filters.apply(select(column, *extra, func.count(), investment, savings)
-                                             .group_by(column).order_by(column))).all()
-
-    total_investment, total_savings = session.execute(filters.apply(select(investment, savings))).one()
-    return {
-        "total_investment": _money(total_investment),
-        "total_savings": _money(total_savings),
-        "net": _money(total_savings) - _money(total_investment),
-        "by_consortium": [
-            {"code": code, "name": name, "cases": n, "investment": _money(i), "savings": _money(s),
-             "net": _money(s) - _money(i)}
-            for code, name, n, i, s in grouped(BusinessCase.consortium_code, func.max(BusinessCase.consortium_name))],
-        "by_service_area": [
-            {"service_area": area, "cases": n, "investment": _money(i), "savings": _money(s),
-             "net": _money(s) - _money(i)}
-            for area, n, i, s in grouped(BusinessCase.service_area)],
-    }
+def _failing_rules(session: Session, filters: PortfolioFilters, failures) -> list[dict[str, Any]]:
+    """The rules failed most often (ties by rule id), each with the newest cases failing it."""
+    n = func.sum(failures.c.cases)
+    rows = session.execute(select(failures.c.rule_id, failures.c.criterion, failures.c.severity, n)
+                           .group_by(failures.c.rule_id, failures.c.criterion, failures.c.severity)
+                           .having(n > 0)).all()
+    top = sorted(((int(count), rule_id, criterion, severity) for rule_id, criterion, severity, count in rows),
+                 key=lambda r: (-r[0], r[1], r[2], r[3]))[:TOP_RULES]
+    examples = _newest_failing(session, filters, sorted({rule_id for _, rule_id, _, _ in top}))
+    return [{"rule_id": rule_id, "criterion": criterion, "severity": severity, "count": count,
+             "cases": examples[rule_id]} for count, rule_id, criterion, severity in top]
 
 
-def _failing_rules(session: Session, filters: PortfolioFilters) -> list[dict[str, Any]]:
-    base = filters.apply(select(FailedRule.rule_id, FailedRule.criterion, FailedRule.severity, func.count())
-                         .join(BusinessCase, BusinessCase.latest_assessment_id == FailedRule.assessment_id)
-                         .group_by(FailedRule.rule_id, FailedRule.criterion, FailedRule.severity)
-                         .order_by(func.count().desc(), FailedRule.rule_id).limit(TOP_RULES))
-    out = []
-    for rule_id, criterion, severity, n in session.execute(base).all():
-        examples = session.execute(filters.apply(
-            select(BusinessCase.id, BusinessCase.reference, BusinessCase.title)
-            .join(FailedRule, and_(FailedRule.assessment_id == BusinessCase.latest_assessment_id,
-                                   FailedRule.rule_id == rule_id))
-            .order_by(BusinessCase.submitted_at.desc(), BusinessCase.id.desc()).limit(CASES_PER_RULE))).all()
-        out.append({"rule_id": rule_id, "criterion": criterion, "severity": severity, "count": n,
-                    "cases": [{"id": i, "reference": r, "title": t} for i, r, t in examples]})
-    return out
+def _newest_failing(session: Session, filters: PortfolioFilters, rule_ids: list[str]) -> dict[str, list]:
+    """For each rule, the newest cases (in the filters) whose latest assessment failed it: one
+    statement, a UNION ALL of one small query a rule, each walking ix_business_cases_submitted_at_id
+    newest first and probing failed_rules' key, stopping at the fifth."""
+    found: dict[str, list] = {rule_id: [] for rule_id in rule_ids}
+    if not rule_ids:
+        return found
+    newest = []
+    for rule_id in rule_ids:
+        fails = select(FailedRule.assessment_id).where(
+            FailedRule.assessment_id == BusinessCase.latest_assessment_id, FailedRule.rule_id == rule_id)
+        newest.append(select(filters.apply(
+            select(literal(rule_id).label("rule_id"), BusinessCase.id, BusinessCase.reference, BusinessCase.title,
+                   BusinessCase.submitted_at).where(fails.exists())
+            .order_by(BusinessCase.submitted_at.desc(), BusinessCase.id.desc()).limit(CASES_PER_RULE)).subquery()))
+    rows = session.execute(union_all(*newest)).all()
+    for rule_id, case_id, reference, title, submitted_at in sorted(rows, key=lambda r: (r[4], r[1]), reverse=True):
+        found[rule_id].append({"id": case_id, "reference": reference, "title": title})
+    return found
 
 
-def _timeliness(session: Session, filters: PortfolioFilters, today: dt.date) -> dict[str, Any]:
-    awaiting, overdue = session.execute(filters.apply(select(
-        func.coalesce(func.sum(case((awaiting_decision(), 1), else_=0)), 0),
-        func.coalesce(func.sum(case((and_(awaiting_decision(), BusinessCase.decision_due < today), 1), else_=0)), 0),
-    ))).one()
-    return {"awaiting": int(awaiting), "overdue": int(overdue),
-            "median_days_to_decision": _median_days_to_decision(session, filters)}
+def _overdue(session: Session, filters: PortfolioFilters, today: dt.date, awaiting: int) -> int:
+    """Cases awaiting a decision, less those not yet due (or with no due date): those are the
+    cases of the last few weeks, read along the index on decision_due, however many are overdue."""
+    not_due = or_(BusinessCase.decision_due >= today, BusinessCase.decision_due.is_(None))
+    return awaiting - (session.scalar(filters.apply(select(func.count()).where(awaiting_decision(), not_due))) or 0)
 
 
 def _median_days_to_decision(session: Session, filters: PortfolioFilters) -> Decimal | None:
-    """Median of (first decision - submission) in days, by ORDER BY/OFFSET: portable and indexed."""
-    days = _days(session, BusinessCase.submitted_at, BusinessCase.decided_at)
-    decided = filters.apply(select(days.label("days")).where(BusinessCase.decided_at.is_not(None)))
-    n = session.scalar(select(func.count()).select_from(decided.subquery()))
+    """Median of (decision - submission) in days, by ORDER BY/OFFSET along the index on each
+    case's exact span in microseconds, so both databases give the same figure."""
+    span = BusinessCase.decision_span_us
+    n = session.scalar(filters.apply(select(func.count()).where(span.is_not(None))))
     if not n:
         return None
-    middle = session.scalars(decided.order_by(days).offset((n - 1) // 2).limit(2 - n % 2)).all()
-    value = sum(Decimal(str(v)) for v in middle) / len(middle)
+    middle = session.scalars(filters.apply(select(span).where(span.is_not(None)).order_by(span)
+                                           .offset((n - 1) // 2).limit(2 - n % 2))).all()
+    value = Decimal(sum(middle)) / (Decimal(86_400_000_000) * len(middle))
     return value.quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
 
 
-def _trend(session: Session, filters: PortfolioFilters) -> list[dict[str, Any]]:
-    month = _month(session).label("month")
-    rows = session.execute(filters.apply(
-        select(month, BusinessCase.rating, func.count()).group_by(month, BusinessCase.rating).order_by(month))).all()
-    months: dict[str, dict[str, Any]] = {}
-    for key, rating, n in rows:
-        entry = months.setdefault(key, {"month": key, "submitted": 0, "green": 0, "amber": 0, "red": 0})
-        entry["submitted"] += n
-        if rating in ("green", "amber", "red"):
-            entry[rating] += n
-    return list(months.values())
+# -- keeping the rollups ----------------------------------------------------------------------------
 
+_KEEPING = "bcapi.dashboard.keeping"
+
+
+@contextmanager
+def keeping_rollups(session: Session, case: BusinessCase) -> Iterator[None]:
+    """Wrap every change to what `case` counts for (its creation, a new latest assessment, a
+    revision's identity and status, a decision): the case's row is locked (PostgreSQL; SQLite's
+    writers queue anyway) and refreshed, what it counts for is read before and after, and the
+    difference is added to the rollups, in this transaction. A case not yet stored counted for
+    nothing before. Nested calls for the same case are part of the outermost one."""
+    keeping = session.info.setdefault(_KEEPING, set())
+    if case in keeping:
+        yield
+        return
+    keeping.add(case)
+    try:
+        d = _Dialect(session)
+        before: dict = {model: {} for model, _ in ROLLUPS}
+        if inspect(case).persistent:
+            session.flush()
+            session.refresh(case, with_for_update=True)  # so that two writers cannot both take it out
+            before = _contribution(session, d, case.id)
+        yield
+        session.flush()
+        _add(session, d, before, _contribution(session, d, case.id))
+    finally:
+        keeping.discard(case)
+
+
+def _contribution(session: Session, d: _Dialect, case_id: str) -> dict[Any, dict[tuple, tuple[int, ...]]]:
+    """What one case counts for, per rollup table: {key: counts}."""
+    out = {}
+    for model, groups in ROLLUPS:
+        width = len(_key(model))
+        out[model] = {tuple(row[:width]): tuple(int(v or 0) for v in row[width:])
+                      for row in session.execute(groups(d, BusinessCase.id == case_id)).all()}
+    return out
+
+
+def _add(session: Session, d: _Dialect, before: dict, after: dict) -> None:
+    """Add after - before to the rollups: one upsert a table, rows in key order (two transactions
+    lock shared rows in the same order, so cannot deadlock), changes that cancel out not written."""
+    for model, _ in ROLLUPS:
+        keys, counts = _key(model), _counts(model)
+        changes = []
+        for key in sorted(set(before[model]) | set(after[model])):
+            old, new = before[model].get(key), after[model].get(key)
+            change = [b - a for a, b in zip(old or (0,) * len(counts), new or (0,) * len(counts))]
+            if any(change):
+                changes.append({**dict(zip(keys, key)), **dict(zip(counts, change))})
+        if changes:
+            statement = d.upsert(model)
+            session.execute(statement.on_conflict_do_update(
+                index_elements=keys, set_={c: getattr(model, c) + getattr(statement.excluded, c) for c in counts}),
+                changes)
+
+
+def rebuild_rollups(session: Session) -> None:
+    """Recompute the rollups from the cases (after rows were loaded in bulk, behind the services)."""
+    d = _Dialect(session)
+    for model, groups in ROLLUPS:
+        session.execute(delete(model))
+        session.execute(insert(model).from_select(_key(model) + _counts(model), groups(d, true())))
+
+
+# -- CSV --------------------------------------------------------------------------------------------
 
 def csv_rows(session: Session, filters: PortfolioFilters, ruleset: Ruleset, today: dt.date | None = None,
              chunk: int = 1000) -> Iterator[list[Any]]:

@@ -1,6 +1,7 @@
 """Board decisions on business cases (DH 2006: reasons, and what would resolve them)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -10,7 +11,7 @@ from bcapi.auth import Principal
 from bcapi.document import dumps, loads
 from bcapi.models import BusinessCase, Decision, StoredAssessment, utcnow
 
-from . import audit
+from . import audit, dashboard
 from .errors import Invalid
 
 OUTCOMES = ("approved", "rejected", "deferred", "returned_for_revision")
@@ -31,14 +32,16 @@ def decide(session: Session, case: BusinessCase, *, outcome: str, note: str,
         raise Invalid(f"{len(unknown)} rule id(s) are not in the case's latest assessment; see errors.",
                       errors=unknown)
     now = utcnow()
-    decision = Decision(case_id=case.id, revision=case.current_revision,
-                        assessment_id=case.latest_assessment_id, outcome=outcome, note=note,
-                        reasons=dumps(reasons), decided_at=now, decided_by_key_id=principal.key_id)
-    session.add(decision)
-    session.flush()
-    case.status = "decided"
-    case.latest_decision_id, case.decision_outcome, case.decided_at = decision.id, outcome, now
-    case.updated_at = now
+    with dashboard.keeping_rollups(session, case):  # the case counts as decided from now
+        decision = Decision(case_id=case.id, revision=case.current_revision,
+                            assessment_id=case.latest_assessment_id, outcome=outcome, note=note,
+                            reasons=dumps(reasons), decided_at=now, decided_by_key_id=principal.key_id)
+        session.add(decision)
+        session.flush()
+        case.status = "decided"
+        case.latest_decision_id, case.decision_outcome, case.decided_at = decision.id, outcome, now
+        case.decision_span_us = (now - case.submitted_at) // dt.timedelta(microseconds=1)
+        case.updated_at = now
     audit.record(session, "case.decided", principal, case_id=case.id, outcome=outcome,
                  revision=case.current_revision, assessment_id=case.latest_assessment_id)
     return decision
