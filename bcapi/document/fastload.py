@@ -40,6 +40,16 @@ def _check_schema(schema: Schema) -> None:
         raise NotCompilable(f"{type(schema).__name__}: many, partial or unknown != RAISE")
 
 
+def _validated(output: Any, validators: tuple) -> Any:
+    """`output` if every validator accepts it; Unsure (marshmallow decides) otherwise."""
+    try:
+        for validator in validators:
+            validator(output)
+    except ValidationError:
+        raise Unsure from None
+    return output
+
+
 def _field_loader(field: fields.Field, name: str | None) -> Callable[[Any, Any], Any]:
     """fn(value, data) -> output for a value that is present (not missing), as
     `field.deserialize(value, name, data)` would give it; raises Unsure where that would fail.
@@ -62,13 +72,7 @@ def _field_loader(field: fields.Field, name: str | None) -> Callable[[Any, Any],
                 if allow_none:
                     return None
                 raise Unsure
-            output = inner(value, data)
-            try:
-                for validator in validators:
-                    validator(output)
-            except ValidationError:
-                raise Unsure from None
-            return output
+            return _validated(inner(value, data), validators)
         return load_nested
 
     if kind is fields.List:
@@ -79,13 +83,7 @@ def _field_loader(field: fields.Field, name: str | None) -> Callable[[Any, Any],
                 if value is None and allow_none:
                     return None
                 raise Unsure
-            output = [item(each, None) for each in value]
-            try:
-                for validator in validators:
-                    validator(output)
-            except ValidationError:
-                raise Unsure from None
-            return output
+            return _validated([item(each, None) for each in value], validators)
         return load_list
 
     if kind in (fields.String, fields.Email):  # String._deserialize: a str is returned as it is
@@ -94,12 +92,7 @@ def _field_loader(field: fields.Field, name: str | None) -> Callable[[Any, Any],
                 if value is None and allow_none:
                     return None
                 raise Unsure
-            try:
-                for validator in validators:
-                    validator(value)
-            except ValidationError:
-                raise Unsure from None
-            return value
+            return _validated(value, validators)
         return load_string
 
     deserialize = field._deserialize
@@ -111,11 +104,9 @@ def _field_loader(field: fields.Field, name: str | None) -> Callable[[Any, Any],
             raise Unsure
         try:
             output = deserialize(value, name, data)
-            for validator in validators:
-                validator(output)
         except ValidationError:
             raise Unsure from None
-        return output
+        return _validated(output, validators)
     return load_other
 
 
