@@ -7,11 +7,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bcapi.document import dumps
-from bcapi.models import AuditEvent
+from bcapi.models import AuditEvent, utcnow
 
 ACTIONS = ("case.submitted", "case.revised", "case.reassessed", "case.decided",
            "key.created", "key.revoked", "ruleset.loaded")
@@ -25,11 +25,11 @@ def record(session: Session, action: str, actor, *, case_id: str | None = None,
     """Append one event. `actor` is the Principal, or None for the service itself or its CLI."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
-    session.add(AuditEvent(
-        action=action, case_id=case_id, request_id=request_id.get(),
-        actor_key_id=actor.key_id if actor else None,
-        actor_label=actor.label if actor else system_label,
-        actor_role=actor.role if actor else None, details=dumps(details)))
+    session.execute(insert(AuditEvent.__table__), {
+        "occurred_at": utcnow(), "action": action, "case_id": case_id, "request_id": request_id.get(),
+        "actor_key_id": actor.key_id if actor else None,
+        "actor_label": actor.label if actor else system_label,
+        "actor_role": actor.role if actor else None, "details": dumps(details)})
 
 
 @dataclass(frozen=True)

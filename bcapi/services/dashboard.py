@@ -4,7 +4,8 @@ What a case counts for (its rating, status, money, criterion scores and failed r
 consortium, service area and month of submission) is written by three grouping queries,
 `_case_groups`, `_criterion_groups` and `_failure_groups`. Their results over all cases are kept
 in three rollup tables (models.PortfolioCases, PortfolioCriterion, PortfolioFailure), changed in
-the transaction of every write that changes what a case counts for (`keeping_rollups`).
+the transaction of every write that changes what a case counts for (`keeping_rollups`, which
+works out one case's figures in Python, `counted_for`, rather than running the queries for it).
 
 The dashboard adds up rollup rows for the whole months its filters cover and the same grouping
 queries over the cases themselves for the part-months at the edges of a date range, so any
@@ -17,13 +18,15 @@ exact and the same on SQLite and PostgreSQL; the dialect differences are in `_Di
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterator
 
-from sqlalchemy import (BigInteger, ColumnElement, Select, and_, case, cast, delete, func, insert, inspect,
-                        literal, or_, select, true, union_all)
+from sqlalchemy import (BigInteger, ColumnElement, Select, and_, bindparam, case, cast, delete, func, insert,
+                        inspect, literal, or_, select, true, union_all)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -97,9 +100,6 @@ class _Dialect:
     def scaled(column, factor: int):
         """`column` x `factor` as an exact integer (SQLite keeps Numeric as a float)."""
         return cast(func.round(func.coalesce(column, 0) * factor), BigInteger)
-
-    def upsert(self, model):
-        return (sqlite if self.sqlite else postgresql).insert(model)
 
 
 # -- what a case counts for: the grouping queries ---------------------------------------------------
@@ -341,47 +341,89 @@ def _median_days_to_decision(session: Session, filters: PortfolioFilters) -> Dec
 # -- keeping the rollups ----------------------------------------------------------------------------
 
 _KEEPING = "bcapi.dashboard.keeping"
+_SCORES = "bcapi.dashboard.scores"
+
+Criteria = list[tuple[str, Decimal, str]]  # (criterion, score, rating) of one assessment
+Failures = list[tuple[str, str, str]]  # (rule_id, criterion, severity) of its failed rules
+
+
+def remember_scores(session: Session, assessment_id: str, criteria: Criteria, failures: Failures) -> None:
+    """An assessment stored in this transaction, as `keeping_rollups` would read it back."""
+    session.info.setdefault(_SCORES, {})[assessment_id] = (criteria, failures)
 
 
 @contextmanager
 def keeping_rollups(session: Session, case: BusinessCase) -> Iterator[None]:
     """Wrap every change to what `case` counts for (its creation, a new latest assessment, a
     revision's identity and status, a decision): the case's row is locked (PostgreSQL; SQLite's
-    writers queue anyway) and refreshed, what it counts for is read before and after, and the
-    difference is added to the rollups, in this transaction. A case not yet stored counted for
-    nothing before. Nested calls for the same case are part of the outermost one."""
+    writers queue anyway) and refreshed, what it counts for is worked out before and after, and
+    the difference is added to the rollups, in this transaction. A case not yet stored (transient
+    or pending) counted for nothing before. Nested calls for the same case are part of the
+    outermost one."""
     keeping = session.info.setdefault(_KEEPING, set())
     if case in keeping:
         yield
         return
     keeping.add(case)
     try:
-        d = _Dialect(session)
         before: dict = {model: {} for model, _ in ROLLUPS}
         if inspect(case).persistent:
             session.flush()
             session.refresh(case, with_for_update=True)  # so that two writers cannot both take it out
-            before = _contribution(session, d, case.id)
+            before = counted_for(case, *_latest_scores(session, case))
         yield
-        session.flush()
-        _add(session, d, before, _contribution(session, d, case.id))
+        _add(session, before, counted_for(case, *_latest_scores(session, case)))
     finally:
         keeping.discard(case)
 
 
-def _contribution(session: Session, d: _Dialect, case_id: str) -> dict[Any, dict[tuple, tuple[int, ...]]]:
-    """What one case counts for, per rollup table: {key: counts}."""
-    out = {}
-    for model, groups in ROLLUPS:
-        width = len(_key(model))
-        out[model] = {tuple(row[:width]): tuple(int(v or 0) for v in row[width:])
-                      for row in session.execute(groups(d, BusinessCase.id == case_id)).all()}
-    return out
+def counted_for(case: BusinessCase, criteria: Criteria, failures: Failures) -> dict[Any, dict[tuple, tuple[int, ...]]]:
+    """What one case counts for, per rollup table ({key: counts}), from its row and its latest
+    assessment's criteria and failed rules: the grouping queries' figures for this one case,
+    worked out in Python (the tests hold the rollups kept this way equal to the queries')."""
+    code, area = case.consortium_code, case.service_area or ""
+    submitted = case.submitted_at.astimezone(dt.timezone.utc)
+    month = f"{submitted.year:04d}-{submitted.month:02d}"
+    waiting = case.status != "decided" or case.decision_outcome == "deferred"
+    cases = (1, *[int(case.rating == r) for r in RATINGS], *[int(case.status == s) for s in STATUSES], int(waiting),
+             _scaled(case.total_investment, 100), _scaled(case.total_savings, 100))
+    failed = Counter((code, area, month, rule_id, criterion, severity) for rule_id, criterion, severity in failures)
+    return {
+        PortfolioCases: {(code, case.consortium_name, area, month): cases},
+        PortfolioCriterion: {(code, area, month, criterion): (1, _scaled(score, 10), int(rating == "red"))
+                             for criterion, score, rating in criteria},
+        PortfolioFailure: {key: (n,) for key, n in failed.items()},
+    }
 
 
-def _add(session: Session, d: _Dialect, before: dict, after: dict) -> None:
+def _scaled(value: Decimal | None, factor: int) -> int:
+    """`value` x `factor` rounded half away from zero, as `_Dialect.scaled` does in SQL."""
+    return int((Decimal(value or 0) * factor).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+_LATEST_CRITERIA = (select(AssessmentCriterion.criterion, AssessmentCriterion.score, AssessmentCriterion.rating)
+                    .where(AssessmentCriterion.assessment_id == bindparam("assessment_id")))
+_LATEST_FAILURES = (select(FailedRule.rule_id, FailedRule.criterion, FailedRule.severity)
+                    .where(FailedRule.assessment_id == bindparam("assessment_id")))
+
+
+def _latest_scores(session: Session, case: BusinessCase) -> tuple[Criteria, Failures]:
+    """The criteria and failed rules of the case's latest assessment, if it has one."""
+    assessment_id = case.latest_assessment_id
+    if assessment_id is None:
+        return [], []
+    remembered = session.info.get(_SCORES, {}).get(assessment_id)
+    if remembered is not None:
+        return remembered
+    params = {"assessment_id": assessment_id}
+    return ([tuple(row) for row in session.execute(_LATEST_CRITERIA, params)],
+            [tuple(row) for row in session.execute(_LATEST_FAILURES, params)])
+
+
+def _add(session: Session, before: dict, after: dict) -> None:
     """Add after - before to the rollups: one upsert a table, rows in key order (two transactions
     lock shared rows in the same order, so cannot deadlock), changes that cancel out not written."""
+    dialect = session.get_bind().dialect.name
     for model, _ in ROLLUPS:
         keys, counts = _key(model), _counts(model)
         changes = []
@@ -391,10 +433,16 @@ def _add(session: Session, d: _Dialect, before: dict, after: dict) -> None:
             if any(change):
                 changes.append({**dict(zip(keys, key)), **dict(zip(counts, change))})
         if changes:
-            statement = d.upsert(model)
-            session.execute(statement.on_conflict_do_update(
-                index_elements=keys, set_={c: getattr(model, c) + getattr(statement.excluded, c) for c in counts}),
-                changes)
+            session.execute(_increment(dialect, model), changes)
+
+
+@functools.cache
+def _increment(dialect: str, model) -> Any:
+    """INSERT a rollup row, or add its counts to the row with its key (built once a table)."""
+    table = model.__table__
+    statement = (sqlite if dialect == "sqlite" else postgresql).insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=_key(model), set_={c: table.c[c] + statement.excluded[c] for c in _counts(model)})
 
 
 def rebuild_rollups(session: Session) -> None:
