@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from flask import Flask, current_app, g, request, session
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 
 from bcapi.models import ApiKey, utcnow
 from bcapi.problems import Problem
@@ -88,17 +88,18 @@ def _bearer_token() -> str | None:
     return token.strip()
 
 
-# What a request needs of its key, by the key's hash: read with Core, not the ORM, because it runs
-# before every authenticated request and ORM objects would cost more than the query itself.
+# What a request needs of its key, by the key's hash: read on the driver's connection (a
+# db.DriverQuery), because it runs before every authenticated request and a SQLAlchemy Connection,
+# let alone ORM objects, would cost several times the query itself.
 KEY_LOOKUP = (select(ApiKey.id, ApiKey.role, ApiKey.consortium_code, ApiKey.label, ApiKey.revoked_at,
                      ApiKey.expires_at, ApiKey.last_used_at)
               .where(ApiKey.key_hash == bindparam("key_hash")))
 
 
-def find_key(token: str) -> Row | None:
-    """The key's row (the ApiKey columns `principal_for` reads), or None if no key has that hash."""
-    with current_app.extensions["bcapi"].db.engine.connect() as connection:
-        return connection.execute(KEY_LOOKUP, {"key_hash": hash_key(token)}).first()
+def find_key(token: str) -> tuple | None:
+    """The key's row, a named tuple of the ApiKey columns `principal_for` reads, or None if no key
+    has that hash."""
+    return current_app.extensions["bcapi"].db.driver_query(KEY_LOOKUP).first(key_hash=hash_key(token))
 
 
 def authenticate() -> Principal:
@@ -109,7 +110,7 @@ def authenticate() -> Principal:
     return principal_for(find_key(token))
 
 
-def principal_for(key: ApiKey | Row | None) -> Principal:
+def principal_for(key: ApiKey | tuple | None) -> Principal:
     """The key's Principal if it is usable now; 401 if unknown, revoked or expired."""
     db = current_app.extensions["bcapi"].db
     now = utcnow()

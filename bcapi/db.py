@@ -7,11 +7,12 @@ production database; both run the same Alembic migrations.
 from __future__ import annotations
 
 import os
+from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy import Select, create_engine, event, exc, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,6 +56,7 @@ class Database:
         os.register_at_fork(after_in_child=lambda: self.engine.dispose(close=False))
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
+        self._driver_queries: dict[int, DriverQuery] = {}
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -66,6 +68,13 @@ class Database:
     def reading(self) -> Iterator[Session]:
         with self._read() as session, session.begin():
             yield session
+
+    def driver_query(self, statement: Select) -> "DriverQuery":
+        """`statement` as a DriverQuery on this database, compiled the first time it is asked for."""
+        query = self._driver_queries.get(id(statement))
+        if query is None:
+            query = self._driver_queries.setdefault(id(statement), DriverQuery(self.engine, statement))
+        return query
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
@@ -85,3 +94,50 @@ def insert_if_absent(session: Session, model: type, **values) -> bool:
     key = inspect(model).primary_key
     statement = dialect.insert(model).values(**values).on_conflict_do_nothing().returning(*key)
     return session.execute(statement).first() is not None  # rowcount is -1 here under psycopg
+
+
+class DriverQuery:
+    """A SELECT compiled once for the engine's dialect and run straight on a pooled DBAPI
+    connection: for the query every authenticated request makes (its API key), where a SQLAlchemy
+    Connection's bookkeeping costs several times the query itself (about 100 us against 15 on
+    SQLite). Values come back through the columns' own types (aware UTC datetimes on both
+    databases), and driver errors are raised as SQLAlchemy's, as a Connection would raise them.
+    For a single-statement read only: the connection is in the driver's autocommit mode on SQLite,
+    and rolled back as it goes back to the pool on PostgreSQL.
+    """
+
+    def __init__(self, engine: Engine, statement: Select):
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self.engine, self.sql, self._order = engine, compiled.string, compiled.positiontup
+        self._compiled = compiled
+        columns = list(statement.selected_columns)
+        self._processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+        self._row = namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
+
+    def first(self, **params: Any) -> Any:
+        """The first row (fields by column name), or None."""
+        values = self._compiled.construct_params(params)
+        bound = tuple(values[name] for name in self._order) if self._order is not None else values
+        driver_error = self.engine.dialect.loaded_dbapi.Error
+        try:
+            connection = self.engine.raw_connection()
+        except driver_error as error:  # the database is unreachable
+            raise exc.DBAPIError.instance(self.sql, bound, error, driver_error) from error
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, bound)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except driver_error as error:
+            if self.engine.dialect.is_disconnect(error, connection.dbapi_connection, None):
+                connection.invalidate(error)
+            raise exc.DBAPIError.instance(self.sql, bound, error, driver_error) from error
+        finally:
+            connection.close()
+        if row is None:
+            return None
+        return self._row(*(value if process is None else process(value)
+                           for process, value in zip(self._processors, row)))
