@@ -3,16 +3,21 @@ by default, and no NUL characters in paths or query strings (PostgreSQL cannot c
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
+import time
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_cors import CORS
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from bcapi.config import Settings
 from bcapi.problems import Problem
 
-NOT_LIMITED = ("ops.healthz", "ops.readyz", "ops.metrics", "ops.swagger_assets")
+NOT_LIMITED = ("ops.healthz", "ops.readyz", "ops.metrics", "ops.swagger_assets", "static")
+log = logging.getLogger("bcapi.hardening")
 
 API_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -33,14 +38,69 @@ def rate_limit_key() -> str:
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         return "key:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
-    return "ip:" + (get_remote_address() or "unknown")
+    return "ip:" + (request.remote_addr or "unknown")
 
 
-def init_app(app: Flask, settings: Settings) -> Limiter:
-    limiter = Limiter(
-        rate_limit_key, app=app, default_limits=[settings.rate_limit] if settings.rate_limit else [],
-        storage_uri=settings.rate_limit_storage, headers_enabled=True, retry_after="delta-seconds",
-        default_limits_exempt_when=lambda: request.endpoint in NOT_LIMITED, swallow_errors=True)
+class RateLimits:
+    """Fixed-window request limits per caller, counted by the `limits` library in any storage it
+    supports (`memory://` by default: per worker process; `redis://...` to share them).
+
+    Over a limit, 429 problem+json with `Retry-After`; every limited response carries
+    `X-RateLimit-Limit`, `-Remaining` and `-Reset` for the tightest limit. If the storage fails,
+    requests are let through and the failure is logged: the service stays up.
+    (flask-limiter did this before, at about ten times the cost a request of the check itself.)
+    """
+
+    def __init__(self, limits: list[RateLimitItem], storage_uri: str):
+        self.limits = limits
+        self.counter = FixedWindowRateLimiter(storage_from_string(storage_uri))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RateLimits":
+        return cls(parse_many(settings.rate_limit) if settings.rate_limit else [], settings.rate_limit_storage)
+
+    def check(self) -> None:
+        """Before a request: count it against each limit, or refuse it with 429."""
+        if not self.limits or request.endpoint in NOT_LIMITED:
+            return
+        key = rate_limit_key()
+        try:
+            for item in self.limits:
+                if not self.counter.hit(item, key):
+                    wait = max(1, math.ceil(self.counter.get_window_stats(item, key).reset_time - time.time()))
+                    raise Problem(429, f"Too many requests: the limit is {item.amount} per "
+                                       f"{item.get_expiry()} seconds. Retry after {wait} seconds.",
+                                  headers={"Retry-After": str(wait), **self._headers(item, 0, time.time() + wait)})
+        except Problem:
+            raise
+        except Exception:  # noqa: BLE001 - the limiter's storage is down: serve rather than fail
+            log.warning("rate limit storage failed; request let through", exc_info=True)
+            return
+        g.rate_limit_key = key
+
+    def add_headers(self, response):
+        """After a counted request: where the caller stands against its tightest limit."""
+        key = g.pop("rate_limit_key", None)
+        if key is None:
+            return response
+        try:
+            stats = [(self.counter.get_window_stats(item, key), item) for item in self.limits]
+        except Exception:  # noqa: BLE001
+            return response
+        (reset, remaining), item = min(stats, key=lambda pair: pair[0].remaining)
+        response.headers.extend(self._headers(item, remaining, reset))
+        return response
+
+    @staticmethod
+    def _headers(item: RateLimitItem, remaining: int, reset: float) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(item.amount), "X-RateLimit-Remaining": str(max(0, remaining)),
+                "X-RateLimit-Reset": str(int(reset))}
+
+
+def init_app(app: Flask, settings: Settings) -> RateLimits:
+    limits = RateLimits.from_settings(settings)
+    app.before_request(limits.check)
+    app.after_request(limits.add_headers)
     if settings.cors_origins:
         CORS(app, resources={r"/api/*": {"origins": list(settings.cors_origins)}},
              expose_headers=["ETag", "Location", "Link", "X-Request-ID", "Retry-After"],
@@ -56,12 +116,14 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
 
     @app.after_request
     def _security_headers(response):
-        for name, value in API_HEADERS.items():
-            response.headers.setdefault(name, value)
-        html = response.mimetype == "text/html"
-        response.headers.setdefault("Content-Security-Policy", CSP_HTML if html else CSP_JSON)
-        if request.path.startswith("/api/") and "Cache-Control" not in response.headers:
-            response.headers["Cache-Control"] = "no-store"
+        """Each header unless the view set its own (one pass over the headers, not one a name)."""
+        headers = response.headers
+        present = {name.lower() for name in headers.keys()}
+        wanted = [*API_HEADERS.items(),
+                  ("Content-Security-Policy", CSP_HTML if response.mimetype == "text/html" else CSP_JSON)]
+        if request.path.startswith("/api/"):
+            wanted.append(("Cache-Control", "no-store"))
+        headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
         return response
 
-    return limiter
+    return limits
