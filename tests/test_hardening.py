@@ -38,6 +38,29 @@ def test_too_many_requests_is_429_with_retry_after(app_env):
     app.extensions["bcapi"].db.dispose()
 
 
+def test_rate_limit_headers_say_what_is_left(app_env):
+    app = create_app({**app_env, "BCAPI_RATE_LIMIT": "5 per minute"})
+    api = ApiClient(app)
+    responses = [api.get("/api/v1/cases") for _ in range(3)]
+    assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["4", "3", "2"]
+    assert {r.headers["X-RateLimit-Limit"] for r in responses} == {"5"}
+    assert "X-RateLimit-Limit" not in api.get("/healthz", as_=None).headers
+    app.extensions["bcapi"].db.dispose()
+
+
+def test_a_broken_rate_limit_store_lets_requests_through(app_env, monkeypatch):
+    """Availability first: if the limiter's storage (say Redis) fails, serve and log it."""
+    app = create_app({**app_env, "BCAPI_RATE_LIMIT": "1 per minute"})
+    api = ApiClient(app)
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("storage down")
+
+    monkeypatch.setattr(app.extensions["bcapi_rate_limits"].counter, "hit", unreachable)
+    assert [api.get("/api/v1/cases").status_code for _ in range(3)] == [200, 200, 200]
+    app.extensions["bcapi"].db.dispose()
+
+
 def test_nul_characters_are_refused_with_a_problem_not_stored_or_a_500(api):
     """PostgreSQL cannot hold U+0000; both databases must answer the same clear 4xx."""
     document = make_document(title="Bad\u0000title")
