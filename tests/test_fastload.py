@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from bcapi.document import loads
-from bcapi.document.fastload import NotCompilable, Unsure, compile_loader
+from bcapi.document.fastload import NotCompilable, Unsure, _accepts, compile_loader
+from bcapi.document.fields import Pattern, no_nul
 from bcapi.document.schema import BusinessCaseDocument
 
 from .factories import sample
@@ -141,3 +142,36 @@ def test_schemas_with_hooks_are_left_to_marshmallow():
 
     with pytest.raises(NotCompilable):
         compile_loader(Hooked())
+
+
+def _passes(validators, value) -> bool:
+    try:
+        for validator in validators:
+            validator(value)
+    except marshmallow.ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("validators, values", [
+    ((marshmallow.validate.Length(min=2, max=4),), ["", "a", "ab", "abcd", "abcde"]),
+    ((marshmallow.validate.Length(equal=3),), ["ab", "abc", "abcd"]),
+    ((marshmallow.validate.Length(max=3), no_nul), ["abc", "abcd", "a\x00", "\x00bcd", ""]),
+    ((Pattern(r"[A-Z]{3}"),), ["EAS", "EAS\n", "eas", "EASX", ""]),
+    ((marshmallow.validate.OneOf(["low", "high"]),), ["low", "high", "LOW", "", "medium"]),
+    ((marshmallow.validate.Equal("yes"),), ["yes", "no", "yes "]),
+    ((marshmallow.validate.Length(min=1), marshmallow.validate.OneOf(["a", "bb"]), no_nul), ["", "a", "bb", "c"]),
+])
+def test_known_validators_become_one_expression_with_the_same_verdicts(validators, values):
+    """The compiled check is right at every boundary (the random documents rarely reach them)."""
+    accepts = _accepts(validators, strings=True)
+    assert accepts is not None
+    assert [accepts(v) for v in values] == [_passes(validators, v) for v in values]
+
+
+def test_validators_it_does_not_know_are_called_as_they_are():
+    lists = (marshmallow.validate.Length(min=1, max=2),)
+    assert [_accepts(lists, strings=False)(v) for v in ([], [1], [1, 2], [1, 2, 3])] == [False, True, True, False]
+    assert _accepts((marshmallow.validate.Email(),), strings=True) is None
+    assert _accepts((no_nul,), strings=False) is None  # on a list, `"\x00" in v` would mean another thing
+    assert _accepts((marshmallow.validate.OneOf([1, 2]),), strings=True) is None

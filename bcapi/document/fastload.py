@@ -11,7 +11,9 @@ is always marshmallow's own, and a valid document gives exactly what marshmallow
 
 What it compiles: `Nested` (one object), `List`, `String` and `Email` inline; any other field
 through its own `_deserialize` and validators, which is all that `Field.deserialize` does once
-missing values and nulls are dealt with, as they are here. A schema with hooks (pre/post load,
+missing values and nulls are dealt with, as they are here. A field's validators become one
+expression when each is one it knows (`Length`, `OneOf` and `Equal` on strings, and this
+package's `Pattern` and `no_nul`); otherwise each is called in turn. A schema with hooks (pre/post load,
 `validates`, `validates_schema`), field-level pre/post load functions, load defaults, dotted
 attributes or any `unknown` other than RAISE is not compiled at all (marshmallow loads it).
 """
@@ -19,8 +21,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 from marshmallow.utils import missing
+
+from .fields import Pattern, no_nul
 
 Loader = Callable[..., Any]
 
@@ -50,6 +54,36 @@ def _validated(output: Any, validators: tuple) -> Any:
     return output
 
 
+def _accepts(validators: tuple, strings: bool) -> Callable[[Any], bool] | None:
+    """One function true exactly where every validator would pass `v` (a str if `strings`, else
+    a list), built as a single expression; None if a validator is not one of those it knows."""
+    terms: list[str] = []
+    names: dict[str, Any] = {}
+    for i, validator in enumerate(validators):
+        kind = type(validator)
+        if kind is validate.Length:  # Length.__call__: equal, then min, then max, on len(v)
+            terms += [f"len(v) {op} {bound!r}" for op, bound in (
+                ("==", validator.equal), (">=", validator.min), ("<=", validator.max))
+                if type(bound) is int]
+            if any(bound is not None and type(bound) is not int
+                   for bound in (validator.equal, validator.min, validator.max)):
+                return None
+        elif validator is no_nul and strings:
+            terms.append("'\\x00' not in v")
+        elif kind is Pattern and strings:
+            names[f"match{i}"] = validator.regex.fullmatch
+            terms.append(f"match{i}(v) is not None")
+        elif kind is validate.OneOf and strings and all(type(c) is str for c in validator.choices):
+            names[f"choices{i}"] = frozenset(validator.choices)  # a str is in the list iff in the set
+            terms.append(f"v in choices{i}")
+        elif kind is validate.Equal and strings and type(validator.comparable) is str:
+            names[f"equal{i}"] = validator.comparable
+            terms.append(f"v == equal{i}")
+        else:
+            return None
+    return eval(f"lambda v: {' and '.join(terms) or 'True'}", {"__builtins__": {"len": len}, **names})
+
+
 def _field_loader(field: fields.Field, name: str | None) -> Callable[[Any, Any], Any]:
     """fn(value, data) -> output for a value that is present (not missing), as
     `field.deserialize(value, name, data)` would give it; raises Unsure where that would fail.
@@ -77,22 +111,34 @@ def _field_loader(field: fields.Field, name: str | None) -> Callable[[Any, Any],
 
     if kind is fields.List:
         item = _field_loader(field.inner, None)  # List passes neither attr nor data to its items
+        accepts = _accepts(validators, strings=False)
 
         def load_list(value, data):
             if type(value) is not list:
                 if value is None and allow_none:
                     return None
                 raise Unsure
-            return _validated([item(each, None) for each in value], validators)
+            output = [item(each, None) for each in value]
+            if accepts is None:
+                return _validated(output, validators)
+            if accepts(output):
+                return output
+            raise Unsure
         return load_list
 
     if kind in (fields.String, fields.Email):  # String._deserialize: a str is returned as it is
+        accepts = _accepts(validators, strings=True)
+
         def load_string(value, data):
             if type(value) is not str:
                 if value is None and allow_none:
                     return None
                 raise Unsure
-            return _validated(value, validators)
+            if accepts is None:
+                return _validated(value, validators)
+            if accepts(value):
+                return value
+            raise Unsure
         return load_string
 
     deserialize = field._deserialize

@@ -34,6 +34,7 @@ class Number(fields.Field):
         self.min = min
         self.max = max
         self.places = places
+        self._quantum = None if places is None else Decimal(1).scaleb(-places)
         super().__init__(**kwargs)
 
     def _check_number(self, value: Any) -> int | Decimal:
@@ -52,9 +53,8 @@ class Number(fields.Field):
                 raise self.make_error("range", min=self.min, max=self.max)
             raise self.make_error("min" if too_low else "max", min=self.min, max=self.max)
         if self.places is not None and isinstance(number, Decimal):
-            quantum = Decimal(1).scaleb(-self.places)
             try:
-                exact = number == number.quantize(quantum, rounding="ROUND_DOWN")
+                exact = number == number.quantize(self._quantum, rounding="ROUND_DOWN")
             except InvalidOperation:  # more digits than decimal arithmetic carries (28)
                 exact = False
             if not exact:
