@@ -21,6 +21,8 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 class JSONFormatter(logging.Formatter):
+    converter = time.gmtime  # the timestamps say Z: UTC, whatever the server's time zone
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",

@@ -1,6 +1,8 @@
 """Operators: health, readiness, metrics, the OpenAPI document and the offline docs page."""
 from __future__ import annotations
 
+import json
+
 from openapi_spec_validator import validate
 
 from bcapi import migrate
@@ -74,3 +76,24 @@ def test_the_docs_page_works_offline(client):
     assert "http://" not in html.replace("http://127.0.0.1", "") and "https://" not in html
     with client.get("/api/v1/docs/static/swagger-ui-bundle.js") as asset:
         assert asset.status_code == 200 and b"SwaggerUIBundle" in asset.get_data()
+
+
+def test_log_lines_are_json_stamped_in_utc_whatever_the_time_zone(monkeypatch):
+    """A log line's time ends in Z, so it must be UTC even on a server set to another zone."""
+    import logging
+    import time
+
+    from bcapi.observability import JSONFormatter
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        record = logging.LogRecord("bcapi.http", logging.INFO, __file__, 1, "request", None, None)
+        record.created = 1_700_000_000.25  # 2023-11-14T22:13:20.250Z
+        record.msecs = 250
+        entry = json.loads(JSONFormatter().format(record))
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert entry["time"] == "2023-11-14T22:13:20.250Z"
+    assert entry["message"] == "request" and entry["level"] == "INFO"
