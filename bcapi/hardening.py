@@ -59,7 +59,7 @@ class RateLimits:
     def from_settings(cls, settings: Settings) -> "RateLimits":
         return cls(parse_many(settings.rate_limit) if settings.rate_limit else [], settings.rate_limit_storage)
 
-    def check(self) -> None:
+    def count_request(self) -> None:
         """Before a request: count it against each limit, or refuse it with 429."""
         if not self.limits or request.endpoint in NOT_LIMITED:
             return
@@ -99,7 +99,7 @@ class RateLimits:
 
 def init_app(app: Flask, settings: Settings) -> RateLimits:
     limits = RateLimits.from_settings(settings)
-    app.before_request(limits.check)
+    app.before_request(limits.count_request)
     app.after_request(limits.add_headers)
     if settings.cors_origins:
         CORS(app, resources={r"/api/*": {"origins": list(settings.cors_origins)}},
