@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from decimal import Decimal
 
 import pytest
 
@@ -252,3 +253,27 @@ def test_a_document_with_a_duplicate_member_name_is_refused(api):
     response = post_raw(api, "/api/v1/cases", raw)
     assert response.status_code in (400, 422) and is_problem(response)
     assert stored_cases(api) == 0
+
+
+def test_money_lines_adding_up_beyond_the_money_columns_are_422_not_a_500(api):
+    """Each line is within the money limit, but a case's lines are stored as its total when it
+    states none: lines adding up past Numeric(14, 2) were a 500 on PostgreSQL."""
+    most = Decimal("999999999999.99")
+    document = make_document()
+    finance = document["finance"]
+    del finance["total_investment"], finance["total_savings"]
+    finance["investment"] = [{"year": y, "one_off": most, "recurring": most} for y in range(1, 11)]
+    finance["savings"] = [{"year": y, "amount": most} for y in range(1, 3)]
+    response = api.submit(document)
+    assert response.status_code == 422
+    problem = body(response)
+    assert {e["pointer"] for e in problem["errors"]} == {"/finance/investment", "/finance/savings"}
+    assert "add up" in problem["errors"][0]["detail"]
+    assert body(api.get("/api/v1/cases", as_="admin"))["items"] == []
+    # Up to the limit itself is fine, stored exactly and counted on the dashboard.
+    finance["investment"] = [{"year": 1, "one_off": most - 1, "recurring": Decimal(1)}]
+    finance["savings"] = [{"year": 1, "amount": most}]
+    stored = api.submit(document)
+    assert stored.status_code == 201, stored.get_data(as_text=True)
+    money = body(api.get("/api/v1/dashboard", as_="board"))["money"]
+    assert Decimal(str(money["total_investment"])) == most == Decimal(str(money["total_savings"]))

@@ -84,6 +84,22 @@ def Money(*, negative: bool = False, **kwargs) -> Number:
                   metadata={"description": "GBP, at most 2 decimal places"}, **kwargs)
 
 
+class LinesAddUpTo(validate.Validator):
+    """The `parts` of a list's lines add up to at most MONEY_MAX: what a case's lines put in play
+    is stored as its total (Numeric(14, 2)) when it states none, so the lines may not add up to
+    more than a stated total could be."""
+
+    def __init__(self, *parts: str):
+        self.parts = parts
+
+    def __call__(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        total = sum((Decimal(line.get(part) or 0) for line in lines for part in self.parts), Decimal(0))
+        if total > MONEY_MAX:
+            raise ValidationError(f"These lines add up to {total:,} pounds ({' + '.join(self.parts)}); the most "
+                                  f"a case may put in play is {MONEY_MAX:,}.")
+        return lines
+
+
 class IsoDate(fields.String):
     """A calendar date as `YYYY-MM-DD`, kept as the string received."""
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from marshmallow import RAISE, Schema, fields, validate
 
 from .fastload import FastLoadMixin
-from .fields import Boolean, Choice, Integer, IsoDate, Money, Number, Pattern, Text, TextList
+from .fields import Boolean, Choice, Integer, IsoDate, LinesAddUpTo, Money, Number, Pattern, Text, TextList
 
 SETTINGS = ("acute", "community", "primary_care", "other")
 POINTS_OF_DELIVERY = ("emergency_admission", "elective_admission", "outpatient_first",
@@ -31,8 +31,8 @@ LONG_TEXT = 10_000
 MAX_ITEMS = 500
 
 
-def Items(schema: type[Schema], **kwargs) -> fields.List:
-    return fields.List(fields.Nested(schema), validate=validate.Length(max=MAX_ITEMS), **kwargs)
+def Items(schema: type[Schema], *validators, **kwargs) -> fields.List:
+    return fields.List(fields.Nested(schema), validate=[validate.Length(max=MAX_ITEMS), *validators], **kwargs)
 
 
 class Strict(Schema):
@@ -138,9 +138,11 @@ class FreedUpResources(Strict):
 
 
 class Finance(Strict):
-    investment = Items(Investment)
+    investment = Items(Investment, LinesAddUpTo("one_off", "recurring"), metadata={
+        "description": "one_off + recurring over all lines may add up to at most 999999999999.99"})
     total_investment = Money()
-    savings = Items(Saving)
+    savings = Items(Saving, LinesAddUpTo("amount"), metadata={
+        "description": "amount over all lines may add up to at most 999999999999.99"})
     total_savings = Money()
     funding_source = Choice(*FUNDING_SOURCES)
     recurrent_funding_confirmed = Boolean()
