@@ -84,20 +84,29 @@ def Money(*, negative: bool = False, **kwargs) -> Number:
                   metadata={"description": "GBP, at most 2 decimal places"}, **kwargs)
 
 
-class LinesAddUpTo(validate.Validator):
-    """The `parts` of a list's lines add up to at most MONEY_MAX: what a case's lines put in play
-    is stored as its total (Numeric(14, 2)) when it states none, so the lines may not add up to
-    more than a stated total could be."""
+class UnstatedTotalsFit(validate.Validator):
+    """A case that states no total is stored with its lines' sum as that total (Numeric(14, 2),
+    and summed again by the dashboard), so those lines may add up to at most MONEY_MAX; the
+    error names the list. `totals` maps each total's key to its lines' key and the line fields
+    that add up to it."""
 
-    def __init__(self, *parts: str):
-        self.parts = parts
+    def __init__(self, **totals: tuple[str, tuple[str, ...]]):
+        self.totals = totals
 
-    def __call__(self, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        total = sum((Decimal(line.get(part) or 0) for line in lines for part in self.parts), Decimal(0))
-        if total > MONEY_MAX:
-            raise ValidationError(f"These lines add up to {total:,} pounds ({' + '.join(self.parts)}); the most "
-                                  f"a case may put in play is {MONEY_MAX:,}.")
-        return lines
+    def __call__(self, section: dict[str, Any]) -> dict[str, Any]:
+        errors = {}
+        for total_key, (lines_key, parts) in self.totals.items():
+            lines = section.get(lines_key)
+            if section.get(total_key) is not None or not lines:
+                continue
+            total = sum((Decimal(line.get(part) or 0) for line in lines for part in parts), Decimal(0))
+            if total > MONEY_MAX:
+                errors[lines_key] = [f"With no {total_key} stated, these lines are the case's {total_key}: "
+                                     f"they add up to {total:,} ({' + '.join(parts)}), over the most a case "
+                                     f"may put in play, {MONEY_MAX:,}."]
+        if errors:
+            raise ValidationError(errors)
+        return section
 
 
 class IsoDate(fields.String):

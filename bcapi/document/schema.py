@@ -12,7 +12,8 @@ from decimal import Decimal
 from marshmallow import RAISE, Schema, fields, validate
 
 from .fastload import FastLoadMixin
-from .fields import Boolean, Choice, Integer, IsoDate, LinesAddUpTo, Money, Number, Pattern, Text, TextList
+from .fields import (Boolean, Choice, Integer, IsoDate, Money, Number, Pattern, Text, TextList,
+                     UnstatedTotalsFit)
 
 SETTINGS = ("acute", "community", "primary_care", "other")
 POINTS_OF_DELIVERY = ("emergency_admission", "elective_admission", "outpatient_first",
@@ -138,11 +139,12 @@ class FreedUpResources(Strict):
 
 
 class Finance(Strict):
-    investment = Items(Investment, LinesAddUpTo("one_off", "recurring"), metadata={
-        "description": "one_off + recurring over all lines may add up to at most 999999999999.99"})
+    investment = Items(Investment, metadata={
+        "description": "Without total_investment, one_off + recurring over all lines may add up to at most "
+                       "999999999999.99"})
     total_investment = Money()
-    savings = Items(Saving, LinesAddUpTo("amount"), metadata={
-        "description": "amount over all lines may add up to at most 999999999999.99"})
+    savings = Items(Saving, metadata={
+        "description": "Without total_savings, amount over all lines may add up to at most 999999999999.99"})
     total_savings = Money()
     funding_source = Choice(*FUNDING_SOURCES)
     recurrent_funding_confirmed = Boolean()
@@ -264,7 +266,8 @@ class BusinessCaseDocument(FastLoadMixin, Strict):
     baseline = fields.Nested(Baseline)
     activity_shift = Items(ActivityShift)
     options = Items(Option)
-    finance = fields.Nested(Finance)
+    finance = fields.Nested(Finance, validate=UnstatedTotalsFit(
+        total_investment=("investment", ("one_off", "recurring")), total_savings=("savings", ("amount",))))
     risks = Items(Risk)
     governance = fields.Nested(Governance)
     conflicts_of_interest = fields.Nested(ConflictsOfInterest)
