@@ -44,6 +44,8 @@ def test_rate_limit_headers_say_what_is_left(app_env):
     responses = [api.get("/api/v1/cases") for _ in range(3)]
     assert [r.headers["X-RateLimit-Remaining"] for r in responses] == ["4", "3", "2"]
     assert {r.headers["X-RateLimit-Limit"] for r in responses} == {"5"}
+    # One allowance per key, whatever the endpoint (the README's "requests allowed per API key").
+    assert api.get("/api/v1/rulesets/current").headers["X-RateLimit-Remaining"] == "1"
     assert "X-RateLimit-Limit" not in api.get("/healthz", as_=None).headers
     app.extensions["bcapi"].db.dispose()
 
