@@ -34,10 +34,10 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from impact_files import EXAMPLES, RULES, softened, vary  # noqa: E402
+from scratch_postgres import scratch_database  # noqa: E402
 
 from bcapi.document import dumps, loads  # noqa: E402
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def documents(n: int, seed: int = 19480705):
@@ -173,33 +173,6 @@ def run_impact(url: str, head: Path, jobs: int | None) -> dict:
             "worker_peak_mib": rss.workers / 1024, "rating_changed": report["summary"]["rating_changed"]}
 
 
-def postgres_database() -> str | None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    name = f"bcapi_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # no server: the PostgreSQL leg is skipped, and said so
-        print(f"PostgreSQL not reachable ({type(exc).__name__}); SQLite only")
-        return None
-    finally:
-        admin.dispose()
-    return make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=None, help="cases (default 100,000; --quick 5,000)")
@@ -217,9 +190,9 @@ def main() -> None:
         head = Path(tmp) / "softened.yaml"
         head.write_text(softened(RULES.read_text(encoding="utf-8")), encoding="utf-8")
         urls = {"sqlite": f"sqlite:///{tmp}/bench.sqlite3"}
-        pg = None if args.no_postgres else postgres_database()
+        pg = None if args.no_postgres else scratch_database("bcapi_bench_bulk")
         if pg:
-            urls["postgresql"] = pg
+            urls["postgresql"] = pg[0]
         try:
             started = time.perf_counter()
             seed(list(urls.values()), n)
@@ -237,7 +210,7 @@ def main() -> None:
                           f"{r['rating_changed']:,} change rating; load average {r['load']:.1f}")
         finally:
             if pg:
-                drop_postgres(pg)
+                pg[1]()
 
 
 if __name__ == "__main__":

@@ -47,11 +47,11 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]  # bench/http.py is not `http`
+# bench/ last, so that bench/http.py does not stand in for the standard library's `http`
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH] + [str(BENCH)]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, event, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bcapi import migrate  # noqa: E402
@@ -64,8 +64,8 @@ from bcapi.models import (AssessmentCriterion, BusinessCase, Decision, FailedRul
                           StoredAssessment, StoredRuleset)
 from bcapi.services import cases as case_service  # noqa: E402
 from bcapi.services import dashboard as dashboard_service  # noqa: E402
+from scratch_postgres import scratch_database  # noqa: E402
 
-POSTGRES_URL = os.environ.get("BCAPI_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 EXAMPLES = ROOT / "schemas" / "examples"
 
 CONSORTIA = [("EAS", "Easington PbC Consortium"), ("SOTON-C", "Southampton City PbC"),
@@ -470,25 +470,6 @@ def differences(a: Any, b: Any, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 
-def postgres_database():
-    """A fresh database on the server (dropped afterwards), or None when none answers."""
-    try:
-        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        name = f"bcapi_bench_dash_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # no server, no driver, not allowed: no PostgreSQL leg
-        print(f"PostgreSQL leg skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-        return None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False), drop
-
-
 def report(results: dict, stages: list[int], n: int) -> None:
     print()
     print(f"{'database':11s} {'cases':>8s} {'filter':30s} {'matched':>8s} {'p50 ms':>8s} {'p95 ms':>8s} "
@@ -553,7 +534,7 @@ def main() -> int:
         print(f"{n_templates} template cases submitted through the service in {time.perf_counter() - t0:.1f} s "
               f"(ratings {ratings}); stages {', '.join(f'{s:,}' for s in stages)} cases; "
               f"{requests} timed requests per filter")
-        if not args.no_postgres and (pg := postgres_database()):
+        if not args.no_postgres and (pg := scratch_database("bcapi_bench_dash")):
             databases.append(("postgresql", pg[0]))
             drops.append(pg[1])
         now = dt.datetime.now(dt.timezone.utc)

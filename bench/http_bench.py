@@ -46,14 +46,13 @@ import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-import uuid  # noqa: E402
 
 import requests  # noqa: E402
 
 from http_case import check_published_schema, grown_body, grown_case  # noqa: E402
+from scratch_postgres import scratch_database  # noqa: E402
 
 BIN = Path(sys.executable).parent
-POSTGRES_URL = os.environ.get("BCAPI_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
@@ -237,27 +236,6 @@ def measure(client: type, server: Server, path: str, body: bytes, headers: dict[
     return result
 
 
-def postgres_database():
-    """(url, drop) of a fresh, uniquely named PostgreSQL database, or None if no server answers."""
-    try:
-        from sqlalchemy import create_engine, text
-        from sqlalchemy.engine import make_url
-        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        name = f"bcapi_bench_http_{uuid.uuid4().hex[:10]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # no server, no driver, not allowed: no PostgreSQL leg
-        print(f"PostgreSQL leg skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
-        return None
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False), drop
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few requests, one round (under a minute)")
@@ -286,7 +264,7 @@ def main() -> int:
         servers.append(floor)
         databases = [("sqlite", f"sqlite:///{tmp / 'bench.sqlite3'}")]
         if not args.no_postgres:
-            pg = postgres_database()
+            pg = scratch_database("bcapi_bench_http")
             if pg:
                 databases.append(("postgresql", pg[0]))
                 drops.append(pg[1])
