@@ -348,7 +348,8 @@ Failures = list[tuple[str, str, str]]  # (rule_id, criterion, severity) of its f
 
 
 def remember_scores(session: Session, assessment_id: str, criteria: Criteria, failures: Failures) -> None:
-    """An assessment stored in this transaction, as `keeping_rollups` would read it back."""
+    """An assessment's criteria and failed rules, as `keeping_rollups` reads them, kept for the
+    rest of this unit of work (assessments are never changed once stored)."""
     session.info.setdefault(_SCORES, {})[assessment_id] = (criteria, failures)
 
 
@@ -416,8 +417,10 @@ def _latest_scores(session: Session, case: BusinessCase) -> tuple[Criteria, Fail
     if remembered is not None:
         return remembered
     params = {"assessment_id": assessment_id}
-    return ([tuple(row) for row in session.execute(_LATEST_CRITERIA, params)],
-            [tuple(row) for row in session.execute(_LATEST_FAILURES, params)])
+    criteria = [tuple(row) for row in session.execute(_LATEST_CRITERIA, params)]
+    failures = [tuple(row) for row in session.execute(_LATEST_FAILURES, params)]
+    remember_scores(session, assessment_id, criteria, failures)  # a decision reads them before and after
+    return criteria, failures
 
 
 def _add(session: Session, before: dict, after: dict) -> None:
