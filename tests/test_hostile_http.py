@@ -10,8 +10,6 @@ import io
 import re
 from decimal import Decimal
 
-import pytest
-
 from bcapi.document import dumps
 
 from .factories import body, make_document, minimal_document
