@@ -2,6 +2,6 @@
 
 
 def create_app(*args, **kwargs):
-    from bcapi.app import create_app as factory
+    from bcapi.http.app import create_app as factory
 
     return factory(*args, **kwargs)

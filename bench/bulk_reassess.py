@@ -53,8 +53,8 @@ def documents(n: int, seed: int = 19480705):
 def seed(urls: list[str], n: int, batch: int = 1000) -> None:
     from sqlalchemy import create_engine, insert
 
-    from bcapi import migrate
-    from bcapi.models import BusinessCase, Revision
+    from bcapi.storage import migrate
+    from bcapi.storage.models import BusinessCase, Revision
 
     engines = []
     for url in urls:
@@ -142,7 +142,7 @@ def run_impact(url: str, head: Path, jobs: int | None) -> dict:
     from click.testing import CliRunner
 
     import bcapi.services.casestream as casestream
-    from bcapi.rules_cli import rules
+    from bcapi.cli.rules import rules
 
     first_row: list[float] = []
     stream = casestream.current_documents

@@ -55,12 +55,12 @@ from sqlalchemy import event, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from bcapi import migrate  # noqa: E402
-from bcapi.auth import Principal  # noqa: E402
+from bcapi.services.principal import Principal  # noqa: E402
 from bcapi.config import DEFAULT_RULES  # noqa: E402
-from bcapi.db import Database, make_engine  # noqa: E402
+from bcapi.storage.database import Database, make_engine  # noqa: E402
 from bcapi.document import dumps, loads  # noqa: E402
 from bcapi.engine import load_ruleset  # noqa: E402
-from bcapi.models import (AssessmentCriterion, BusinessCase, Decision, FailedRule, Revision,  # noqa: E402
+from bcapi.storage.models import (AssessmentCriterion, BusinessCase, Decision, FailedRule, Revision,  # noqa: E402
                           StoredAssessment, StoredRuleset)
 from bcapi.services import cases as case_service  # noqa: E402
 from bcapi.services import dashboard as dashboard_service  # noqa: E402
@@ -396,7 +396,7 @@ def time_dashboard(app, key: str, requests: int, filters: list[tuple[str, dict]]
 def from_cases(app, query: dict[str, str], body: dict) -> dict[str, Any]:
     """The same dashboard computed from the cases alone (no rollups), once: its time, and
     whether it gives the same figures as the rollups."""
-    from bcapi.api.dashboard import DashboardArgs
+    from bcapi.http.api.dashboard import DashboardArgs
     filters = dashboard_service.PortfolioFilters(**DashboardArgs().load(query))
     state = app.extensions["bcapi"]
     with state.db.reading() as session:
@@ -409,7 +409,7 @@ def from_cases(app, query: dict[str, str], body: dict) -> dict[str, Any]:
 
 def csv_child(url: str, key: str, tmp: str) -> None:
     """In a fresh process: stream the CSV to the end; time, rows, RSS growth, Python's peak."""
-    from bcapi.app import create_app
+    from bcapi.http.app import create_app
     app = create_app({"BCAPI_DATABASE_URL": url, "BCAPI_INSTANCE_PATH": tmp, "BCAPI_LOG_LEVEL": "WARNING",
                       "BCAPI_RATE_LIMIT": "100000 per minute"})
     client = app.test_client()
@@ -539,7 +539,7 @@ def main() -> int:
             drops.append(pg[1])
         now = dt.datetime.now(dt.timezone.utc)
         filters = dashboard_filters(now, templates)
-        from bcapi.app import create_app
+        from bcapi.http.app import create_app
         from bcapi.services.keys import create as create_key
         legs = {}
         for name, url in databases:

@@ -120,7 +120,7 @@ class Server:
 
 def bcapi_cli(env: dict[str, str], *args: str) -> str:
     """`bcapi ARGS` from this tree (not whatever copy is installed); its last line of output."""
-    command = [sys.executable, "-c", "import sys; from bcapi.cli import main; sys.argv[0] = 'bcapi'; main()", *args]
+    command = [sys.executable, "-c", "import sys; from bcapi.cli.main import main; sys.argv[0] = 'bcapi'; main()", *args]
     out = subprocess.run(command, env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, check=True)
     return out.stdout.strip().splitlines()[-1]
 

@@ -58,8 +58,8 @@ def main() -> int:
         print("pyinstrument is not installed: .venv/bin/pip install -e '.[bench]'")
         return 2
 
-    from bcapi import migrate
-    from bcapi.app import create_app
+    from bcapi.storage import migrate
+    from bcapi.http.app import create_app
     from bcapi.services.keys import create as create_key
 
     tmp = tempfile.mkdtemp(prefix="bcapi-profile-")
@@ -130,9 +130,9 @@ def budget() -> int:
     import json
     import logging
 
-    from bcapi import migrate
-    from bcapi.api.schemas import DocumentSchema
-    from bcapi.app import create_app
+    from bcapi.storage import migrate
+    from bcapi.http.api.schemas import DocumentSchema
+    from bcapi.http.app import create_app
     from bcapi.document import dumps, loads
     from bcapi.services.assessments import dry_run
     from bcapi.services.keys import create as create_key

@@ -138,7 +138,7 @@ def baseline(folder: Path) -> tuple[int, float, float]:
 def run_impact(folder: Path, head: Path, jobs: int | None) -> tuple[dict, float]:
     from click.testing import CliRunner
 
-    from bcapi.rules_cli import rules
+    from bcapi.cli.rules import rules
 
     args = ["impact", "--base", str(RULES), "--head", str(head), "--cases", str(folder), "--format", "json"]
     if jobs:

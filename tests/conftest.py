@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bcapi import migrate
-from bcapi.app import create_app
-from bcapi.models import Base
+from bcapi.storage import migrate
+from bcapi.http.app import create_app
+from bcapi.storage.models import Base
 
 from .factories import ApiClient
 

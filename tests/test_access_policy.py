@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from bcapi.auth import LIBRARY_ENDPOINTS, PUBLIC
+from bcapi.http.auth import LIBRARY_ENDPOINTS, PUBLIC
 
 from .factories import body, make_document
 

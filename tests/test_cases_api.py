@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from bcapi.document import dumps, loads
-from bcapi.models import BusinessCase, IdempotencyRecord, Revision, utcnow
+from bcapi.storage.models import BusinessCase, IdempotencyRecord, Revision, utcnow
 from bcapi.services.assessments import dry_run
 
 from .factories import body, make_document, minimal_document, sample
@@ -126,7 +126,7 @@ def test_a_body_that_is_not_json_is_415(api):
 
 
 def test_a_body_over_the_limit_is_413(app_env, tmp_path):
-    from bcapi.app import create_app
+    from bcapi.http.app import create_app
 
     from .factories import ApiClient
 
@@ -252,8 +252,8 @@ def test_the_same_idempotency_key_with_another_body_is_422(api, app):
 
 
 def test_a_key_still_in_flight_is_409(api, app):
-    from bcapi.auth import hash_key
-    from bcapi.models import ApiKey
+    from bcapi.services.principal import hash_key
+    from bcapi.storage.models import ApiKey
     from bcapi.services.idempotency import request_digest
 
     document = make_document()

@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, select
 
-from bcapi.auth import hash_key
-from bcapi.cli import main
-from bcapi.models import ApiKey
+from bcapi.services.principal import hash_key
+from bcapi.cli.main import main
+from bcapi.storage.models import ApiKey
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "schemas" / "examples"
 
@@ -69,14 +69,14 @@ def test_assess_reports_an_invalid_file_by_pointer(runner, tmp_path):
 def test_serve_demo_loads_the_sample_cases_and_prints_working_keys(runner, tmp_path, monkeypatch):
     """The README's first command: migrate, load the samples, print a key per role (gunicorn stubbed)."""
     served = {}
-    monkeypatch.setattr("bcapi.server.run", lambda **kwargs: served.update(kwargs))
+    monkeypatch.setattr("bcapi.http.server.run", lambda **kwargs: served.update(kwargs))
     result = runner.invoke(main, ["serve", "--demo", "--bind", "127.0.0.1:8123"])
     assert result.exit_code == 0, result.output
     assert served["bind"] == "127.0.0.1:8123"
     assert "http://127.0.0.1:8123/api/v1/cases" in result.output
     eas_key = next(line.split()[-1] for line in result.output.splitlines() if "commissioner (EAS)" in line)
 
-    from bcapi.app import create_app
+    from bcapi.http.app import create_app
 
     app = create_app({"BCAPI_DATABASE_URL": f"sqlite:///{tmp_path}/cli.sqlite3", "BCAPI_INSTANCE_PATH": str(tmp_path)})
     listed = app.test_client().get("/api/v1/cases", headers={"Authorization": f"Bearer {eas_key}"})

@@ -9,7 +9,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from bcapi.models import AuditEvent, StoredRuleset
+from bcapi.storage.models import AuditEvent, StoredRuleset
 from bcapi.services.assessments import ensure_ruleset_stored
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from bcapi.models import BusinessCase
+from bcapi.storage.models import BusinessCase
 
 from .factories import body, make_document, minimal_document, sample
 

@@ -16,10 +16,10 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from bcapi.auth import Principal
+from bcapi.services.principal import Principal
 from bcapi.config import DEFAULT_RULES
 from bcapi.engine import parse_ruleset
-from bcapi.models import BusinessCase, PortfolioCases, PortfolioCriterion, PortfolioFailure
+from bcapi.storage.models import BusinessCase, PortfolioCases, PortfolioCriterion, PortfolioFailure
 from bcapi.services import cases as case_service
 from bcapi.services import dashboard
 

@@ -72,7 +72,7 @@ def test_a_revision_after_return_restarts_the_clock(api):
 
 
 def test_overdue_when_the_clock_has_run_out(api, app):
-    from bcapi.models import BusinessCase
+    from bcapi.storage.models import BusinessCase
 
     case, _ = submit(api)
     with app.extensions["bcapi"].db.writing() as session:
@@ -107,7 +107,7 @@ def test_the_audit_trail_shows_each_action_with_its_actor(api):
 
 
 def test_the_audit_trail_never_holds_keys_or_documents(api, app):
-    from bcapi.models import AuditEvent
+    from bcapi.storage.models import AuditEvent
 
     case, _ = submit(api)
     created = body(api.post("/api/v1/keys", as_="admin", json={"role": "board"}))
@@ -131,7 +131,7 @@ def test_an_admin_issues_a_key_that_works_and_revoking_it_stops_it_at_once(api):
 
 
 def test_an_expired_key_is_refused(api, app):
-    from bcapi.models import ApiKey
+    from bcapi.storage.models import ApiKey
 
     created = body(api.post("/api/v1/keys", as_="admin", json={"role": "board", "expires_at": "2999-01-01T00:00:00Z"}))
     headers = {"Authorization": f"Bearer {created['key']}"}

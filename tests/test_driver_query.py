@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import bindparam, column, exc, select, table, update
 
-from bcapi.auth import KEY_LOOKUP, hash_key
-from bcapi.db import Database
-from bcapi.models import ApiKey
+from bcapi.http.auth import KEY_LOOKUP
+from bcapi.services.principal import hash_key
+from bcapi.storage.database import Database
+from bcapi.storage.models import ApiKey
 from bcapi.services.keys import create as create_key
 
 

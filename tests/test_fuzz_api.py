@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from bcapi import migrate
-from bcapi.app import create_app
+from bcapi.storage import migrate
+from bcapi.http.app import create_app
 
 from .factories import new_key
 

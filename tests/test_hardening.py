@@ -1,7 +1,7 @@
 """Rate limits, security headers and CORS."""
 from __future__ import annotations
 
-from bcapi.app import create_app
+from bcapi.http.app import create_app
 
 from .factories import ApiClient, body, make_document
 

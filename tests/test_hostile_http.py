@@ -163,7 +163,7 @@ def test_an_audit_cursor_beyond_any_integer_is_not_a_500(api):
 
 
 def test_a_chunked_body_over_the_limit_is_413_not_truncated_and_stored(app_env):
-    from bcapi.app import create_app
+    from bcapi.http.app import create_app
 
     from .factories import ApiClient
 

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from bcapi import migrate
-from bcapi.models import Base
+from bcapi.storage import migrate
+from bcapi.storage.models import Base
 
 
 def test_migration_head_matches_the_models(database_url):
@@ -24,7 +24,7 @@ def test_migration_0003_fills_the_dashboard_rollups_from_the_cases_already_store
     with the same figures as before, and the same median time to a decision to the microsecond."""
     from sqlalchemy import select
 
-    from bcapi.models import BusinessCase
+    from bcapi.storage.models import BusinessCase
 
     from .factories import body, make_document, sample
     from .test_dashboard_rollups import rollup_rows

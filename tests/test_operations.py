@@ -5,7 +5,7 @@ import json
 
 from openapi_spec_validator import validate
 
-from bcapi import migrate
+from bcapi.storage import migrate
 
 from .factories import body
 
@@ -26,7 +26,7 @@ def test_readiness_reports_the_migration_head_and_ruleset_digest(client, app):
 
 
 def test_readiness_is_503_when_the_database_is_not_migrated(tmp_path):
-    from bcapi.app import create_app
+    from bcapi.http.app import create_app
 
     app = create_app({"BCAPI_DATABASE_URL": f"sqlite:///{tmp_path}/empty.sqlite3",
                       "BCAPI_INSTANCE_PATH": str(tmp_path)})
@@ -83,7 +83,7 @@ def test_log_lines_are_json_stamped_in_utc_whatever_the_time_zone(monkeypatch):
     import logging
     import time
 
-    from bcapi.observability import JSONFormatter
+    from bcapi.http.observability import JSONFormatter
 
     monkeypatch.setenv("TZ", "America/New_York")
     time.tzset()

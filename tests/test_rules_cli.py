@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 import bcapi.engine
-from bcapi.auth import Principal
-from bcapi.cli import main
-from bcapi.db import Database
+from bcapi.services.principal import Principal
+from bcapi.cli.main import main
+from bcapi.storage.database import Database
 from bcapi.document import dumps, loads
 from bcapi.engine import assess, parse_ruleset
 from bcapi.engine.impact import Comparison, Verdict

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from bcapi.db import insert_if_absent
+from bcapi.storage.database import insert_if_absent
 from bcapi.document import dumps
 from bcapi.engine import Assessment, Ruleset, assess
-from bcapi.models import (AssessmentCriterion, BusinessCase, FailedRule, StoredAssessment,
+from bcapi.storage.models import (AssessmentCriterion, BusinessCase, FailedRule, StoredAssessment,
                           StoredRuleset, new_id, utcnow)
 
 from . import audit, dashboard

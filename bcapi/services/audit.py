@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bcapi.document import dumps
-from bcapi.models import AuditEvent, utcnow
+from bcapi.storage.models import AuditEvent, utcnow
 
 ACTIONS = ("case.submitted", "case.revised", "case.reassessed", "case.decided",
            "key.created", "key.revoked", "ruleset.loaded")

@@ -14,10 +14,10 @@ from typing import Any, Callable
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from bcapi.auth import Principal
+from bcapi.services.principal import Principal
 from bcapi.document import loads
 from bcapi.engine import Ruleset
-from bcapi.models import BusinessCase, Revision, StoredAssessment, new_id, utcnow
+from bcapi.storage.models import BusinessCase, Revision, StoredAssessment, new_id, utcnow
 
 from . import assessments, audit, dashboard
 from .errors import Forbidden, NotFound, StaleRevision

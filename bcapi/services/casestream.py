@@ -10,7 +10,7 @@ from typing import Iterator
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from bcapi.models import BusinessCase, Revision
+from bcapi.storage.models import BusinessCase, Revision
 
 
 def count_cases(session: Session) -> int:

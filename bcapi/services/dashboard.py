@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bcapi.engine import Ruleset
-from bcapi.models import (AssessmentCriterion, BusinessCase, FailedRule, PortfolioCases, PortfolioCriterion,
+from bcapi.storage.models import (AssessmentCriterion, BusinessCase, FailedRule, PortfolioCases, PortfolioCriterion,
                           PortfolioFailure)
 
 TOP_RULES = 10

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bcapi.auth import Principal
+from bcapi.services.principal import Principal
 from bcapi.document import dumps, loads
-from bcapi.models import BusinessCase, Decision, StoredAssessment, utcnow
+from bcapi.storage.models import BusinessCase, Decision, StoredAssessment, utcnow
 
 from . import audit, dashboard
 from .errors import Invalid

@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from bcapi.document import dumps
-from bcapi.models import IdempotencyRecord, utcnow
+from bcapi.storage.models import IdempotencyRecord, utcnow
 
 from .errors import IdempotencyConflict, IdempotencyMismatch
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bcapi.auth import ROLES, Principal, generate_key, hash_key
-from bcapi.models import ApiKey, utcnow
+from bcapi.services.principal import ROLES, Principal, generate_key, hash_key
+from bcapi.storage.models import ApiKey, utcnow
 
 from . import audit
 from .errors import Invalid, NotFound

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from bcapi.document import dumps, loads
-from bcapi.models import BusinessCase, Revision, StoredAssessment
+from bcapi.storage.models import BusinessCase, Revision, StoredAssessment
 
 
 def timestamp(value: dt.datetime | None) -> str | None:

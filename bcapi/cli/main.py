@@ -16,7 +16,7 @@ def _settings() -> Settings:
 
 
 def _database():
-    from bcapi.db import Database
+    from bcapi.storage.database import Database
 
     return Database(_settings().database_url)
 
@@ -47,7 +47,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION."""
-    from bcapi import migrate
+    from bcapi.storage import migrate
 
     migrate.upgrade(_settings().database_url, revision)
     click.echo(f"database at {revision}")
@@ -66,7 +66,7 @@ def keys() -> None:
 @click.option("--expires-in-days", type=click.IntRange(min=1), help="the key stops working after this")
 def keys_create(role: str, consortium: str | None, label: str | None, expires_in_days: int | None) -> None:
     """Create a key; it is printed once, as the last line, and only its hash is stored."""
-    from bcapi.models import utcnow
+    from bcapi.storage.models import utcnow
     from bcapi.services import keys as key_service
     from bcapi.services.errors import Invalid
 
@@ -115,7 +115,7 @@ def keys_revoke(key_id: str) -> None:
 @click.option("--demo", is_flag=True, help="migrate, load the sample cases and print demo keys first")
 def serve(bind: str, workers: int, demo: bool) -> None:
     """Run the service under gunicorn."""
-    from bcapi.server import run
+    from bcapi.http.server import run
 
     if demo:
         _prepare_demo(bind)
@@ -125,10 +125,10 @@ def serve(bind: str, workers: int, demo: bool) -> None:
 def _prepare_demo(bind: str) -> None:
     from sqlalchemy import func, select
 
-    from bcapi import migrate
-    from bcapi.auth import Principal
+    from bcapi.storage import migrate
+    from bcapi.services.principal import Principal
     from bcapi.document import loads
-    from bcapi.models import BusinessCase
+    from bcapi.storage.models import BusinessCase
     from bcapi.services import cases
     from bcapi.services.keys import create as create_key
 
@@ -158,7 +158,7 @@ def _prepare_demo(bind: str) -> None:
 def assess(file: Path, rules_path: str | None, fmt: str) -> None:
     """Assess a business-case FILE offline, as the API would."""
     from bcapi.document import JSONBodyError, dumps, loads, validate_document
-    from bcapi.report import render_text
+    from bcapi.cli.report import render_text
     from bcapi.services.assessments import dry_run
 
     ruleset = _ruleset(rules_path)
@@ -198,6 +198,6 @@ def schema_export(output: Path) -> None:
     click.echo(f"wrote {output}")
 
 
-from bcapi.rules_cli import rules  # noqa: E402  (the `bcapi rules` group lives in its own module)
+from bcapi.cli.rules import rules  # noqa: E402  (the `bcapi rules` group lives in its own module)
 
 main.add_command(rules)

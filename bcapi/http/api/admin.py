@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import request, url_for
 
-from bcapi.auth import allow, current_principal
+from bcapi.http.auth import allow, current_principal
 from bcapi.document import loads
 from bcapi.services import audit, keys
 

@@ -1,7 +1,4 @@
-"""API keys and the access policy.
-
-A key is `bcapi_` + 43 url-safe characters (256 bits). Only its SHA-256 is stored: the key is
-random and long, so a fast hash is as strong as a slow one and keeps each request cheap.
+"""The access policy: who may call each route, and the API key or session that says who calls.
 
 Every route declares who may call it with `@allow(...)` (`allow(PUBLIC)` for none); one
 app-wide `before_request` (`init_app`) enforces it, and refuses any route without a policy, so
@@ -10,42 +7,17 @@ a new route is closed until someone says who may call it.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
-from dataclasses import dataclass
 from typing import Callable
 
 from flask import Flask, current_app, g, request, session
 from sqlalchemy import bindparam, select, update
 
-from bcapi.models import ApiKey, utcnow
-from bcapi.problems import Problem
+from bcapi.storage.models import ApiKey, utcnow
+from bcapi.http.problems import Problem
+from bcapi.services.principal import ROLES, Principal, hash_key
 
-ROLES = ("commissioner", "board", "admin")
-KEY_PREFIX = "bcapi_"
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 PUBLIC = "public"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key's id, role, consortium (for commissioners) and label."""
-
-    key_id: str
-    role: str
-    consortium: str | None
-    label: str | None
-
-    def can_see_consortium(self, code: str) -> bool:
-        return self.role != "commissioner" or self.consortium == code
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def generate_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 def allow(*roles: str, via: str = "bearer") -> Callable:

@@ -10,12 +10,12 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import ValidationError
 
-from bcapi.auth import PUBLIC, Principal, SignInRequired, allow, current_principal, find_key, principal_for
-from bcapi.api.context import state
-from bcapi.api.dashboard import csv_download
-from bcapi.api.schemas import DashboardArgs
+from bcapi.http.auth import PUBLIC, Principal, SignInRequired, allow, current_principal, find_key, principal_for
+from bcapi.http.api.context import state
+from bcapi.http.api.dashboard import csv_download
+from bcapi.http.api.schemas import DashboardArgs
 from bcapi.document import marshmallow_errors_to_pointers
-from bcapi.problems import Problem
+from bcapi.http.problems import Problem
 from bcapi.services import cases, dashboard, decisions, present
 from bcapi.services.errors import NotFound
 

@@ -6,13 +6,13 @@ from typing import Any, Mapping
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from bcapi import auth, hardening, observability, problems
-from bcapi.api.base import Api
-from bcapi.api.context import AppState
+from bcapi.http import auth, hardening, observability, problems
+from bcapi.http.api.base import Api
+from bcapi.http.api.context import AppState
 from bcapi.config import Settings
-from bcapi.db import Database
+from bcapi.storage.database import Database
 from bcapi.engine import load_ruleset
-from bcapi.jsonio import DecimalJSONProvider
+from bcapi.http.jsonio import DecimalJSONProvider
 
 API_TITLE = "bcapi: PbC business-case assessment"
 API_VERSION = "1"
@@ -80,8 +80,8 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
 
 
 def _register_routes(app: Flask) -> None:
-    from bcapi import ops, web
-    from bcapi.api import admin, assessments, cases, dashboard, decisions
+    from bcapi.http import ops, web
+    from bcapi.http.api import admin, assessments, cases, dashboard, decisions
     from bcapi.document.jsonschema import marshmallow_plugin
 
     api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})

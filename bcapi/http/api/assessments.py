@@ -1,7 +1,7 @@
 """Assessments: dry runs, a case's history, re-assessment; and the active ruleset."""
 from __future__ import annotations
 
-from bcapi.auth import allow, current_principal
+from bcapi.http.auth import allow, current_principal
 from bcapi.services import assessments, cases, present
 
 from .base import Blueprint, json_response

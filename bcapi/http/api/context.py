@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from bcapi.config import Settings
-from bcapi.db import Database
+from bcapi.storage.database import Database
 from bcapi.engine import Ruleset
 
 

@@ -1,7 +1,7 @@
 """Alembic environment: the URL and metadata come from bcapi, not from an ini file."""
 from alembic import context
 
-from bcapi.models import Base
+from bcapi.storage.models import Base
 
 config = context.config
 
@@ -9,7 +9,7 @@ config = context.config
 def run_migrations() -> None:
     connectable = config.attributes.get("connection")
     if connectable is None:
-        from bcapi.db import make_engine
+        from bcapi.storage.database import make_engine
 
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
         with engine.connect() as connection:

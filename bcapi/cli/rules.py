@@ -239,7 +239,7 @@ def impact(base: str, head: str, case_dirs: tuple[Path, ...], database_url: str 
 def _impact_from_database(url: str, comparison, jobs: int | None, fold) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from bcapi.db import Database
+    from bcapi.storage.database import Database
     from bcapi.engine.parallel import ordered_map
     from bcapi.services.casestream import count_cases, current_documents
 

@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 
 def alembic_config(url: str) -> Config:
     config = Config()
-    config.set_main_option("script_location", "bcapi:migrations")
+    config.set_main_option("script_location", "bcapi.storage:migrations")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 

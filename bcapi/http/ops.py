@@ -8,10 +8,10 @@ from flask import Blueprint, Response, send_from_directory
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from swagger_ui_bundle import swagger_ui_path
 
-from bcapi import migrate
-from bcapi.api.context import state
-from bcapi.auth import PUBLIC, allow
-from bcapi.problems import Problem
+from bcapi.storage import migrate
+from bcapi.http.api.context import state
+from bcapi.http.auth import PUBLIC, allow
+from bcapi.http.problems import Problem
 
 blp = Blueprint("ops", __name__)
 

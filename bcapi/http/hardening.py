@@ -14,10 +14,10 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from bcapi.config import Settings
-from bcapi.problems import Problem
+from bcapi.http.problems import Problem
 
 NOT_LIMITED = ("ops.healthz", "ops.readyz", "ops.metrics", "ops.swagger_assets", "static")
-log = logging.getLogger("bcapi.hardening")
+log = logging.getLogger("bcapi.http.hardening")
 
 API_HEADERS = {
     "X-Content-Type-Options": "nosniff",

@@ -6,7 +6,7 @@ Create Date: 2026-11-22 13:37:16.424347
 """
 from alembic import op
 import sqlalchemy as sa
-import bcapi.models
+import bcapi.storage.models
 
 
 revision = '0001'
@@ -24,10 +24,10 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=16), nullable=False),
     sa.Column('consortium_code', sa.String(length=16), nullable=True),
     sa.Column('label', sa.String(length=200), nullable=True),
-    sa.Column('created_at', bcapi.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', bcapi.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('revoked_at', bcapi.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_used_at', bcapi.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
     sa.UniqueConstraint('key_hash', name=op.f('uq_api_keys_key_hash'))
     )
@@ -40,8 +40,8 @@ def upgrade() -> None:
     sa.Column('service_area', sa.String(length=80), nullable=True),
     sa.Column('status', sa.String(length=32), nullable=False),
     sa.Column('current_revision', sa.Integer(), nullable=False),
-    sa.Column('submitted_at', bcapi.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', bcapi.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by_key_id', sa.String(length=36), nullable=True),
     sa.Column('latest_assessment_id', sa.String(length=36), nullable=True),
     sa.Column('rating', sa.String(length=8), nullable=True),
@@ -64,7 +64,7 @@ def upgrade() -> None:
     sa.Column('case_id', sa.String(length=36), nullable=True),
     sa.Column('response_status', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
-    sa.Column('created_at', bcapi.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records')),
     sa.UniqueConstraint('api_key_id', 'key', name='uq_idempotency_records_api_key_id_key')
     )
@@ -74,7 +74,7 @@ def upgrade() -> None:
     sa.Column('version', sa.String(length=50), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('loaded_at', bcapi.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('loaded_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('digest', name=op.f('pk_rulesets'))
     )
     op.create_table('assessments',
@@ -82,7 +82,7 @@ def upgrade() -> None:
     sa.Column('case_id', sa.String(length=36), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('ruleset_digest', sa.String(length=64), nullable=False),
-    sa.Column('assessed_at', bcapi.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('assessed_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('rating', sa.String(length=8), nullable=False),
     sa.Column('score', sa.Numeric(precision=5, scale=1), nullable=False),
     sa.Column('total_investment', sa.Numeric(precision=14, scale=2), nullable=True),
@@ -101,7 +101,7 @@ def upgrade() -> None:
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('document', sa.Text(), nullable=False),
     sa.Column('digest', sa.String(length=64), nullable=False),
-    sa.Column('created_at', bcapi.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', bcapi.storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('created_by_key_id', sa.String(length=36), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['business_cases.id'], name=op.f('fk_revisions_case_id_business_cases'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_revisions')),

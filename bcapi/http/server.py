@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from gunicorn.app.base import BaseApplication
 
-from bcapi import gunicorn_conf
+from bcapi.http import gunicorn_conf
 
 
 class Server(BaseApplication):

@@ -1,7 +1,7 @@
 """Board decisions on business cases."""
 from __future__ import annotations
 
-from bcapi.auth import allow, current_principal
+from bcapi.http.auth import allow, current_principal
 from bcapi.services import cases, decisions
 
 from .base import Blueprint

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Response, stream_with_context
 
-from bcapi.auth import allow
-from bcapi.csvexport import stream
+from bcapi.http.auth import allow
+from bcapi.http.csvexport import stream
 from bcapi.services import dashboard
 
 from .base import Blueprint

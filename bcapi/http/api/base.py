@@ -1,6 +1,6 @@
 """flask-smorest, subclassed once: every cross-cutting HTTP behaviour has its home here.
 
-- `Api`: errors are rendered by `bcapi.problems` (problem+json), documented with ProblemSchema.
+- `Api`: errors are rendered by `bcapi.http.problems` (problem+json), documented with ProblemSchema.
 - `Blueprint`: request bodies are parsed with exact decimals and must be `application/json`
   (415 otherwise); malformed JSON is a 400 problem, invalid fields a 422 listing every pointer.
 """
@@ -17,8 +17,8 @@ from flask_smorest.utils import prepare_response
 from webargs.flaskparser import FlaskParser
 
 from bcapi.document import JSONBodyError, dumps, loads
-from bcapi.problems import MEDIA_TYPE as PROBLEM_JSON
-from bcapi.problems import Problem
+from bcapi.http.problems import MEDIA_TYPE as PROBLEM_JSON
+from bcapi.http.problems import Problem
 
 from .schemas import ProblemSchema
 
@@ -98,10 +98,10 @@ class Api(flask_smorest.Api):
     DEFAULT_RESPONSE_CONTENT_TYPE = "application/json"
 
     def _register_error_handlers(self) -> None:
-        """Errors are handled app-wide by `bcapi.problems.init_app`."""
+        """Errors are handled app-wide by `bcapi.http.problems.init_app`."""
 
     def _register_responses(self) -> None:
-        """Document every error response as problem+json, the way `bcapi.problems` serves it."""
+        """Document every error response as problem+json, the way `bcapi.http.problems` serves it."""
         for status in http.HTTPStatus:
             response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:

@@ -6,8 +6,8 @@ import re
 
 from flask import Response, request, url_for
 
-from bcapi.auth import allow, current_principal
-from bcapi.problems import Problem
+from bcapi.http.auth import allow, current_principal
+from bcapi.http.problems import Problem
 from bcapi.services import cases, idempotency, present
 
 from .base import Blueprint, json_response, raw_body_text

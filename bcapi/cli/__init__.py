@@ -1,0 +1,1 @@
+"""The `bcapi` command: serve, migrate, manage keys, assess a file, and the rules CI (`bcapi rules`)."""
