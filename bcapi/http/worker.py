@@ -1,0 +1,322 @@
+"""The gunicorn worker bcapi runs: gthread, with a request read whole before a thread takes it.
+
+gunicorn's gthread worker hands a connection to a thread as soon as it is readable, and the
+thread then waits on the client for the rest of the request. A client that sends a byte a
+second (or announces `Content-Length: 2000000` and sends ten bytes) holds that thread for as
+long as it likes; a handful of them stop the service. This worker does what nginx's request
+buffering does: the main loop reads every request (head and body, up to BCAPI_MAX_BODY_BYTES)
+without blocking, alongside every other connection, and only a request that has fully arrived
+goes to a thread. Slow and idle clients cost a poller entry each, not a thread, and each has
+BCAPI_CLIENT_TIMEOUT seconds to send its request whole (then 408, or a silent close if it sent
+nothing). After answering an error, the worker lingers for the client's last bytes in the main
+loop too, not in a blocking close.
+
+Every answer the server gives below the Flask app is problem+json (RFC 9457) in the project's
+format: gunicorn's parse errors (400, 414, 431, 501, ...), the 408 above, and the 503 the clients
+of a request get when the request outlives BCAPI_TIMEOUT or the arbiter aborts the worker.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import re
+import selectors
+import socket
+import threading
+import time
+from functools import partial
+
+from gunicorn.http import errors as http_errors
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from bcapi.config import Settings
+from bcapi.document import dumps
+from bcapi.http.problems import MEDIA_TYPE, SLUGS, TITLES, TYPE_BASE
+
+# The statuses only the HTTP server answers, which the app's own tables leave out.
+SERVER_TITLES = {408: "Request timeout", 414: "Request line too long", 417: "Expectation failed",
+                 431: "Request header fields too large", 501: "Not implemented"}
+SERVER_SLUGS = {408: "request-timeout", 414: "request-line-too-long", 417: "expectation-failed",
+                431: "header-fields-too-large", 501: "not-implemented"}
+REASONS = {400: "Bad Request", 403: "Forbidden", 408: "Request Timeout", 414: "URI Too Long",
+           417: "Expectation Failed", 431: "Request Header Fields Too Large", 500: "Internal Server Error",
+           501: "Not Implemented", 503: "Service Unavailable"}
+
+# gunicorn's statuses for its parse errors (gunicorn.workers.base.Worker.handle_error); any other
+# ParseException is 400.
+PARSE_STATUSES = ((http_errors.LimitRequestLine, 414), (http_errors.LimitRequestHeaders, 431),
+                  (http_errors.UnsupportedTransferCoding, 501), (http_errors.ExpectationFailed, 417),
+                  (http_errors.ForbiddenProxyRequest, 403), (http_errors.ConfigurationProblem, 500))
+
+HEAD_END = b"\r\n\r\n"
+# A head with no end in this many bytes goes to gunicorn's parser, whose limits (4094-byte request
+# line, 100 fields of 8190 bytes) then refuse it or read the rest with the client's deadline.
+MAX_BUFFERED_HEAD = 64 * 1024
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*([0-9]{1,12})[ \t]*\r\n", re.IGNORECASE)
+TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding[ \t]*:", re.IGNORECASE)
+LINGER_SECONDS = 2.0
+DEFAULT_CLIENT_TIMEOUT = 30
+
+
+def problem_bytes(status: int, detail: str, headers: dict[str, str] | None = None) -> bytes:
+    """A whole HTTP/1.1 response carrying a problem, closing the connection."""
+    body = dumps({"type": TYPE_BASE + (SLUGS.get(status) or SERVER_SLUGS.get(status, "error")),
+                  "title": TITLES.get(status) or SERVER_TITLES.get(status, "Error"),
+                  "status": status, "detail": detail}).encode()
+    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}", f"Content-Type: {MEDIA_TYPE}",
+             f"Content-Length: {len(body)}", "Connection: close", "Cache-Control: no-store",
+             "X-Content-Type-Options: nosniff", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def request_arrived(data: bytes | bytearray, max_body: int) -> bool:
+    """Whether `data` holds a whole request (or enough for the parser to refuse it).
+
+    Only decides when a thread takes over; gunicorn's parser still reads the request. A body
+    over `max_body` is not waited for: the app refuses it from its Content-Length (413).
+    """
+    end = data.find(HEAD_END)
+    bare = data.find(b"\n\n")
+    if 0 <= bare < end or (end < 0 and bare >= 0):
+        return True  # lines ended by a bare LF: the parser refuses them
+    if end < 0:
+        return len(data) > MAX_BUFFERED_HEAD
+    head = memoryview(data)[:end + 2].tobytes()
+    body = len(data) - end - 4
+    if TRANSFER_ENCODING.search(head):
+        # Chunked: its last chunk ends "0\r\n\r\n" (a request with trailers waits for its deadline).
+        return data.endswith(b"0\r\n\r\n") or body > max_body
+    lengths = CONTENT_LENGTH.findall(head)
+    if len(lengths) != 1:
+        return True  # none (no body), or several: the parser decides
+    return body >= min(int(lengths[0]), max_body + 1)
+
+
+class ClientSocket:
+    """A client's socket with the bytes already read put back in front of it.
+
+    Blocking calls from a thread wait at most the client's timeout: `setblocking(True)`, which
+    gunicorn calls before every request, means "blocking, with a timeout" here.
+    """
+
+    def __init__(self, sock: socket.socket, timeout: float):
+        self.raw, self.timeout = sock, timeout
+        self.pending = bytearray()
+
+    def recv(self, size: int) -> bytes:
+        if self.pending:
+            data = bytes(self.pending[:size])
+            del self.pending[:size]
+            return data
+        return self.raw.recv(size)
+
+    def setblocking(self, flag: bool) -> None:
+        if flag:
+            self.raw.settimeout(self.timeout)
+        else:
+            self.raw.setblocking(False)
+
+    def __getattr__(self, name: str):
+        return getattr(self.raw, name)
+
+
+class BufferingWorker(ThreadWorker):
+    """gthread, reading each request whole in the main loop before a thread serves it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.client_timeout = float(os.environ.get("BCAPI_CLIENT_TIMEOUT") or DEFAULT_CLIENT_TIMEOUT)
+        self.max_body = Settings.from_env().max_body_bytes
+        self.arriving: dict[TConn, float] = {}  # connections whose request is on its way → deadline
+        self.lingering: dict[TConn, float] = {}  # answered and half-closed, draining → deadline
+        self.serving: dict[int, tuple[TConn, float]] = {}  # thread → its connection, since when
+        self.serving_lock = threading.Lock()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        app = self.wsgi
+
+        def tracked(environ, start_response):
+            """Note which connection a thread answers while the app runs, for `answer_stuck`."""
+            ident = threading.get_ident()
+            with self.serving_lock:
+                self.serving[ident] = (self.current.conn, time.monotonic())
+            try:
+                return app(environ, start_response)
+            finally:
+                with self.serving_lock:
+                    self.serving.pop(ident, None)
+
+        self.wsgi = tracked
+
+    # -- connections arriving -------------------------------------------------------------------
+    def accept(self, listener) -> None:
+        try:
+            client, address = listener.accept()
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        self.nr_conns += 1
+        conn = TConn(self.cfg, ClientSocket(client, self.client_timeout), address, listener.getsockname())
+        self.await_request(conn)
+
+    def on_client_socket_readable(self, conn: TConn, client) -> None:
+        """A kept-alive connection sends its next request: read it like a new one."""
+        self.poller.unregister(client)
+        self.keepalived_conns.remove(conn)
+        self.await_request(conn)
+        self.read_some(conn)
+
+    def await_request(self, conn: TConn) -> None:
+        self.arriving[conn] = time.monotonic() + self.client_timeout
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_some, conn))
+
+    def read_some(self, conn: TConn, _fileobj=None) -> None:
+        sock: ClientSocket = conn.sock
+        try:
+            data = sock.raw.recv(256 * 1024)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client left before its request was whole: nobody to answer
+            self.stop_awaiting(conn)
+            self.close(conn)
+            return
+        sock.pending += data
+        if request_arrived(sock.pending, self.max_body):
+            self.stop_awaiting(conn)
+            conn.data_ready = True  # gthread need not wait for the first byte
+            self.enqueue_req(conn)
+
+    def stop_awaiting(self, conn: TConn) -> None:
+        self.arriving.pop(conn, None)
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def close(self, conn: TConn) -> None:
+        self.nr_conns -= 1
+        conn.close()
+
+    def murder_pending(self) -> None:
+        """Each turn of the main loop: end what has run out of time."""
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, deadline in list(self.arriving.items()):
+            if deadline > now and self.alive:
+                break  # in order of deadline (all got the same timeout)
+            if deadline > now and conn.sock.pending:
+                continue  # stopping: a request on its way still gets its time
+            self.stop_awaiting(conn)
+            if conn.sock.pending:
+                self.log.info("request from %s not received whole in %ss", conn.client[0], self.client_timeout)
+                self.send_now(conn, problem_bytes(408, f"The request did not arrive whole within "
+                                                       f"{self.client_timeout:g} seconds."))
+            self.close(conn)
+        for conn, deadline in list(self.lingering.items()):
+            if deadline > now:
+                break
+            self.lingering.pop(conn)
+            self.stop_lingering(conn)
+        self.answer_stuck(now)
+
+    @staticmethod
+    def send_now(conn: TConn, data: bytes) -> None:
+        """Write a short answer without blocking the main loop (it fits a socket's buffer)."""
+        try:
+            conn.sock.raw.setblocking(False)
+            conn.sock.raw.send(data)
+        except OSError:
+            pass
+
+    # -- serving --------------------------------------------------------------------------------
+    current = threading.local()
+
+    def handle(self, conn: TConn):
+        self.current.conn = conn
+        return super().handle(conn)
+
+    def finish_request(self, conn: TConn, fs) -> None:
+        """As gthread, but a connection to close lingers in the main loop rather than blocking it."""
+        result = fs.result() if not fs.cancelled() and fs.exception() is None else False
+        if result:
+            super().finish_request(conn, fs)
+            return
+        try:
+            conn.sock.raw.shutdown(socket.SHUT_WR)
+            conn.sock.raw.setblocking(False)
+        except OSError:
+            self.close(conn)
+            return
+        self.lingering[conn] = time.monotonic() + LINGER_SECONDS
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.drain, conn))
+
+    def drain(self, conn: TConn, _fileobj=None) -> None:
+        """Read and drop what the client still sends, until it closes (RFC 9112 section 9.6)."""
+        try:
+            if conn.sock.raw.recv(65536):
+                return
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self.lingering.pop(conn, None)
+        self.stop_lingering(conn)
+
+    def stop_lingering(self, conn: TConn) -> None:
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        self.close(conn)
+
+    # -- errors ---------------------------------------------------------------------------------
+    def handle_error(self, req, client, addr, exc) -> None:
+        """gunicorn's own answers (a request it cannot parse, an error outside the app), as problems."""
+        status = 500
+        if isinstance(exc, http_errors.ParseException):
+            status = next((code for kind, code in PARSE_STATUSES if isinstance(exc, kind)), 400)
+        if status < 500:
+            self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
+            detail = f"The request could not be read: {exc}."
+        else:
+            self.log.exception("Error handling request")
+            detail = "The server could not complete the request."
+        try:
+            client.setblocking(True)
+            client.sendall(problem_bytes(status, detail))
+        except OSError:
+            self.log.debug("Failed to send error message.")
+
+    def answer_stuck(self, now: float) -> None:
+        """A request running longer than BCAPI_TIMEOUT: its client gets a 503 now, and the worker
+        is replaced once its other requests finish (a thread cannot be stopped from outside)."""
+        with self.serving_lock:
+            stuck = [(ident, conn) for ident, (conn, since) in self.serving.items() if now - since > self.cfg.timeout]
+            for ident, _ in stuck:
+                self.serving.pop(ident)
+        for _, conn in stuck:
+            self.log.error("request from %s ran longer than %ss; answered 503, restarting the worker",
+                           conn.client[0], self.cfg.timeout)
+            self.refuse_unavailable(conn, f"The request took longer than {self.cfg.timeout} seconds.")
+            self.alive = False
+
+    def refuse_unavailable(self, conn: TConn, detail: str) -> None:
+        try:
+            conn.sock.raw.settimeout(1)
+            conn.sock.raw.sendall(problem_bytes(503, detail + " Retry shortly.", {"Retry-After": "5"}))
+            conn.sock.raw.shutdown(socket.SHUT_RDWR)  # the thread's own answer, if it comes, goes nowhere
+        except OSError:
+            pass
+
+    def handle_abort(self, sig, frame) -> None:
+        """The arbiter aborts a worker that stopped answering it: tell each waiting client."""
+        with self.serving_lock:
+            waiting = [conn for conn, _ in self.serving.values()]
+            self.serving.clear()
+        for conn in waiting:
+            self.refuse_unavailable(conn, "The server timed out while answering.")
+        super().handle_abort(sig, frame)
