@@ -28,6 +28,7 @@ from functools import partial
 
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import TConn, ThreadWorker
+from werkzeug.exceptions import BadRequest
 
 from bcapi.config import Settings
 from bcapi.document import dumps
@@ -53,7 +54,7 @@ HEAD_END = b"\r\n\r\n"
 # line, 100 fields of 8190 bytes) then refuse it or read the rest with the client's deadline.
 MAX_BUFFERED_HEAD = 64 * 1024
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*([0-9]{1,12})[ \t]*\r\n", re.IGNORECASE)
-TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding[ \t]*:", re.IGNORECASE)
+TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding[ \t]*:([^\r\n]*)", re.IGNORECASE)
 LINGER_SECONDS = 2.0
 DEFAULT_CLIENT_TIMEOUT = 30
 
@@ -69,27 +70,38 @@ def problem_bytes(status: int, detail: str, headers: dict[str, str] | None = Non
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-def request_arrived(data: bytes | bytearray, max_body: int) -> bool:
-    """Whether `data` holds a whole request (or enough for the parser to refuse it).
+WAIT, WHOLE, UNREADABLE = "wait", "whole", "unreadable"
 
-    Only decides when a thread takes over; gunicorn's parser still reads the request. A body
-    over `max_body` is not waited for: the app refuses it from its Content-Length (413).
+
+def arrival(data: bytes | bytearray, max_body: int) -> str:
+    """WAIT while the request in `data` is on its way; WHOLE once it has arrived; UNREADABLE when
+    a thread should take it now though it is not whole, because it will be refused (a malformed
+    head, or a body over `max_body`, which the app refuses from its Content-Length with 413).
+
+    This only decides when a thread takes over: gunicorn's parser still reads the request.
     """
     end = data.find(HEAD_END)
     bare = data.find(b"\n\n")
     if 0 <= bare < end or (end < 0 and bare >= 0):
-        return True  # lines ended by a bare LF: the parser refuses them
+        return UNREADABLE  # lines ended by a bare LF: the parser refuses them
     if end < 0:
-        return len(data) > MAX_BUFFERED_HEAD
+        return UNREADABLE if len(data) > MAX_BUFFERED_HEAD else WAIT
     head = memoryview(data)[:end + 2].tobytes()
     body = len(data) - end - 4
-    if TRANSFER_ENCODING.search(head):
-        # Chunked: its last chunk ends "0\r\n\r\n" (a request with trailers waits for its deadline).
-        return data.endswith(b"0\r\n\r\n") or body > max_body
+    codings = TRANSFER_ENCODING.findall(head)
+    if codings:
+        if len(codings) > 1 or not codings[0].strip().lower().endswith(b"chunked"):
+            return UNREADABLE
+        # Chunked: the last chunk ends "0\r\n\r\n" (a request with trailers waits for its deadline).
+        if data.endswith(b"0\r\n\r\n"):
+            return WHOLE
+        return UNREADABLE if body > max_body else WAIT
     lengths = CONTENT_LENGTH.findall(head)
-    if len(lengths) != 1:
-        return True  # none (no body), or several: the parser decides
-    return body >= min(int(lengths[0]), max_body + 1)
+    if not lengths:
+        return WHOLE  # no body (or an invalid Content-Length, which the parser refuses)
+    if len(lengths) > 1 or int(lengths[0]) > max_body:
+        return UNREADABLE
+    return WHOLE if body >= int(lengths[0]) else WAIT
 
 
 class ClientSocket:
@@ -120,6 +132,32 @@ class ClientSocket:
         return getattr(self.raw, name)
 
 
+class ChunkedBody:
+    """A chunked request body whose framing errors reach the app as 400 Bad Request (a problem),
+    not as an unexpected exception (500)."""
+
+    def __init__(self, body):
+        self.body = body
+
+    def _guarded(self, method, *args):
+        try:
+            return method(*args)
+        except http_errors.ParseException as exc:
+            raise BadRequest(f"The request body could not be read: {exc}.") from None
+
+    def read(self, *args):
+        return self._guarded(self.body.read, *args)
+
+    def readline(self, *args):
+        return self._guarded(self.body.readline, *args)
+
+    def readlines(self, *args):
+        return self._guarded(self.body.readlines, *args)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
 class BufferingWorker(ThreadWorker):
     """gthread, reading each request whole in the main loop before a thread serves it."""
 
@@ -138,6 +176,8 @@ class BufferingWorker(ThreadWorker):
 
         def tracked(environ, start_response):
             """Note which connection a thread answers while the app runs, for `answer_stuck`."""
+            if "HTTP_TRANSFER_ENCODING" in environ:
+                environ["wsgi.input"] = ChunkedBody(environ["wsgi.input"])
             ident = threading.get_ident()
             with self.serving_lock:
                 self.serving[ident] = (self.current.conn, time.monotonic())
@@ -185,8 +225,10 @@ class BufferingWorker(ThreadWorker):
             self.close(conn)
             return
         sock.pending += data
-        if request_arrived(sock.pending, self.max_body):
+        state = arrival(sock.pending, self.max_body)
+        if state != WAIT:
             self.stop_awaiting(conn)
+            conn.unreadable = state == UNREADABLE
             conn.data_ready = True  # gthread need not wait for the first byte
             self.enqueue_req(conn)
 
@@ -238,6 +280,19 @@ class BufferingWorker(ThreadWorker):
     def handle(self, conn: TConn):
         self.current.conn = conn
         return super().handle(conn)
+
+    def handle_request(self, req, conn: TConn):
+        if getattr(conn, "unreadable", False):
+            req.must_close = True  # answered with "Connection: close": the body is not waited for
+        return super().handle_request(req, conn)
+
+    def _keepalive_after(self, conn: TConn, keepalive) -> bool:
+        """After the answer, the rest of the body is drained; if it cannot be read, the connection
+        closes (the client already has its answer: a second one would be a protocol error)."""
+        try:
+            return super()._keepalive_after(conn, keepalive)
+        except (http_errors.ParseException, http_errors.NoMoreData, OSError):
+            return False
 
     def finish_request(self, conn: TConn, fs) -> None:
         """As gthread, but a connection to close lingers in the main loop rather than blocking it."""
@@ -292,31 +347,30 @@ class BufferingWorker(ThreadWorker):
             self.log.debug("Failed to send error message.")
 
     def answer_stuck(self, now: float) -> None:
-        """A request running longer than BCAPI_TIMEOUT: its client gets a 503 now, and the worker
-        is replaced once its other requests finish (a thread cannot be stopped from outside)."""
+        """A request has run longer than BCAPI_TIMEOUT: as gunicorn does with a silent worker, the
+        worker is replaced (a thread cannot be stopped from outside), and first its clients hear."""
         with self.serving_lock:
-            stuck = [(ident, conn) for ident, (conn, since) in self.serving.items() if now - since > self.cfg.timeout]
-            for ident, _ in stuck:
-                self.serving.pop(ident)
-        for _, conn in stuck:
-            self.log.error("request from %s ran longer than %ss; answered 503, restarting the worker",
-                           conn.client[0], self.cfg.timeout)
-            self.refuse_unavailable(conn, f"The request took longer than {self.cfg.timeout} seconds.")
-            self.alive = False
-
-    def refuse_unavailable(self, conn: TConn, detail: str) -> None:
-        try:
-            conn.sock.raw.settimeout(1)
-            conn.sock.raw.sendall(problem_bytes(503, detail + " Retry shortly.", {"Retry-After": "5"}))
-            conn.sock.raw.shutdown(socket.SHUT_RDWR)  # the thread's own answer, if it comes, goes nowhere
-        except OSError:
-            pass
+            if not any(now - since > self.cfg.timeout for _, since in self.serving.values()):
+                return
+        self.log.error("a request ran longer than %ss; restarting the worker", self.cfg.timeout)
+        self.abandon(f"A request took longer than {self.cfg.timeout} seconds and the server stopped it.")
 
     def handle_abort(self, sig, frame) -> None:
-        """The arbiter aborts a worker that stopped answering it: tell each waiting client."""
+        """The arbiter aborts a worker that stopped answering it."""
+        self.cfg.worker_abort(self)
+        self.abandon("The server timed out while answering.")
+
+    def abandon(self, detail: str) -> None:
+        """Answer every request the app is running with 503 problem+json, then exit at once: the
+        arbiter starts another worker, and transactions still open roll back with the process."""
+        self.alive = False
         with self.serving_lock:
             waiting = [conn for conn, _ in self.serving.values()]
-            self.serving.clear()
+        answer = problem_bytes(503, detail + " Retry shortly.", {"Retry-After": "5"})
         for conn in waiting:
-            self.refuse_unavailable(conn, "The server timed out while answering.")
-        super().handle_abort(sig, frame)
+            try:
+                conn.sock.raw.settimeout(1)
+                conn.sock.raw.sendall(answer)
+            except OSError:
+                pass
+        os._exit(1)
