@@ -191,6 +191,9 @@ class BufferingWorker(ThreadWorker):
 
     # -- connections arriving -------------------------------------------------------------------
     def accept(self, listener) -> None:
+        if self.cfg.is_ssl:  # TLS in gunicorn itself: gthread as it is (TLS belongs in front, with nginx)
+            super().accept(listener)
+            return
         try:
             client, address = listener.accept()
         except OSError as exc:
@@ -203,6 +206,9 @@ class BufferingWorker(ThreadWorker):
 
     def on_client_socket_readable(self, conn: TConn, client) -> None:
         """A kept-alive connection sends its next request: read it like a new one."""
+        if self.cfg.is_ssl:
+            super().on_client_socket_readable(conn, client)
+            return
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
         self.await_request(conn)
