@@ -267,7 +267,7 @@ def main() -> int:
     legs: list[tuple[str, str, Server, dict[str, str]]] = []
     setups = {"": ()}
     if args.compare_old:
-        setups = {"": (), "old ": ("--worker-class", "sync", "--threads", "1")}
+        setups = {"": (), "old ": ("--worker-class", "sync", "--threads", "1", "--workers", "2")}
     try:
         floors: dict[str, Server] = {}
         databases = [("sqlite", f"sqlite:///{tmp / 'bench.sqlite3'}")]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 from collections import namedtuple
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -57,11 +58,14 @@ class Database:
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(writer, expire_on_commit=False)
         self._driver_queries: dict[int, DriverQuery] = {}
+        # SQLite has one writer at a time. Threads of one process take turns on a lock, woken as
+        # soon as it is free, rather than in SQLite's busy handler, which sleeps up to 100 ms.
+        self._writer_turn = threading.RLock() if self.is_sqlite else nullcontext()
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A session whose work is committed at the end, or rolled back whole on any error."""
-        with self._write() as session, session.begin():
+        with self._writer_turn, self._write() as session, session.begin():
             yield session
 
     @contextmanager
