@@ -22,7 +22,7 @@ processes, so the client's own CPU is not in it). The only setting changed from 
 BCAPI_RATE_LIMIT (a benchmark key would otherwise be throttled at 1200 requests a minute).
 
 `--compare-old` also starts the floor and bcapi with the settings before issue #13 (`--worker-class
-sync --threads 1`), measured in the same rounds, each against the floor under its own settings.
+sync --threads 1 --workers 2`), measured in the same rounds, each against the floor under its own settings.
 
 Targets (issue #7), on SQLite: dry run >= 0.5x the floor, stored submission >= 0.35x the floor.
 """
@@ -297,7 +297,7 @@ def main() -> int:
               f"{n_floor} floor and {n_app} bcapi requests per measurement; gunicorn.conf.py defaults "
               f"(BCAPI_WORKERS={os.environ.get('BCAPI_WORKERS', '2')}, "
               f"BCAPI_THREADS={os.environ.get('BCAPI_THREADS', '4')})"
-              + ("; 'old': --worker-class sync --threads 1, each against its own floor" if args.compare_old else ""))
+              + ("; 'old': --worker-class sync --threads 1 --workers 2, each against its own floor" if args.compare_old else ""))
         json_headers = {"Content-Type": "application/json"}
         results: dict[str, list[dict]] = {}
         for r in range(rounds):
