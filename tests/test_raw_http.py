@@ -95,6 +95,22 @@ def test_a_chunked_body_that_cannot_be_read_is_400_and_nothing_follows_an_answer
     assert received.count(b"HTTP/1.1 ") == 1
 
 
+def test_a_client_that_expects_100_continue_is_told_to_send_its_body(live):
+    """curl sends large bodies after `Expect: 100-continue` and waits (a second) for the 100."""
+    case = (ROOT / "schemas" / "examples" / "msk-triage.json").read_bytes()
+    head = (POST + b"Authorization: Bearer " + live.key.encode() + b"\r\nExpect: 100-continue\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(case))
+    with socket.create_connection(("127.0.0.1", live.port), timeout=10) as sock:
+        sock.sendall(head)
+        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(case)
+        received = b""
+        while b"\r\n\r\n{" not in received or not received.endswith(b"}"):
+            received += sock.recv(65536)
+    final = received.replace(b"HTTP/1.1 100 Continue\r\n\r\n", b"")
+    assert final.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
 def test_the_titles_name_what_was_too_long(live):
     assert assert_problem(raw_exchange(live.port, MALFORMED[0][1]), 414)["title"] == "Request line too long"
     assert assert_problem(raw_exchange(live.port, MALFORMED[1][1]), 431)["title"] == "Request header fields too large"

@@ -55,6 +55,8 @@ HEAD_END = b"\r\n\r\n"
 MAX_BUFFERED_HEAD = 64 * 1024
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length[ \t]*:[ \t]*([0-9]{1,12})[ \t]*\r\n", re.IGNORECASE)
 TRANSFER_ENCODING = re.compile(rb"\r\ntransfer-encoding[ \t]*:([^\r\n]*)", re.IGNORECASE)
+EXPECT_CONTINUE = re.compile(rb"\r\nexpect[ \t]*:[ \t]*100-continue[ \t]*\r\n", re.IGNORECASE)
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 LINGER_SECONDS = 2.0
 DEFAULT_CLIENT_TIMEOUT = 30
 
@@ -232,11 +234,23 @@ class BufferingWorker(ThreadWorker):
             return
         sock.pending += data
         state = arrival(sock.pending, self.max_body)
+        if state == WAIT and not getattr(conn, "continued", False) and self.expects_continue(sock.pending):
+            # The client waits for this before it sends the body (gunicorn sends its own 100 again
+            # later; a client reads any number of 1xx answers before the final one).
+            conn.continued = True
+            self.send_now(conn, CONTINUE)
         if state != WAIT:
+            conn.continued = False
             self.stop_awaiting(conn)
             conn.unreadable = state == UNREADABLE
             conn.data_ready = True  # gthread need not wait for the first byte
             self.enqueue_req(conn)
+
+    @staticmethod
+    def expects_continue(data: bytearray) -> bool:
+        end = data.find(HEAD_END)
+        return end > 0 and b" HTTP/1.1\r\n" in data[:data.find(b"\r\n") + 2] and bool(
+            EXPECT_CONTINUE.search(data, 0, end + 2))
 
     def stop_awaiting(self, conn: TConn) -> None:
         self.arriving.pop(conn, None)
