@@ -12,7 +12,7 @@ nothing). After answering an error, the worker lingers for the client's last byt
 loop too, not in a blocking close.
 
 Every answer the server gives below the Flask app is problem+json (RFC 9457) in the project's
-format: gunicorn's parse errors (400, 414, 431, 501, ...), the 408 above, and the 503 the clients
+format: gunicorn's parse errors (400, 414, 417, 431), the 408 above, and the 503 the clients
 of a request get when the request outlives BCAPI_TIMEOUT or the arbiter aborts the worker.
 """
 from __future__ import annotations
@@ -213,8 +213,10 @@ class BufferingWorker(ThreadWorker):
             return
         self.poller.unregister(client)
         self.keepalived_conns.remove(conn)
-        self.await_request(conn)
-        self.read_some(conn)
+        self.arriving[conn] = time.monotonic() + self.client_timeout
+        self.read_some(conn)  # usually the whole request is there already
+        if conn in self.arriving:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.read_some, conn))
 
     def await_request(self, conn: TConn) -> None:
         self.arriving[conn] = time.monotonic() + self.client_timeout
@@ -267,9 +269,12 @@ class BufferingWorker(ThreadWorker):
         """Each turn of the main loop: end what has run out of time."""
         super().murder_pending()
         now = time.monotonic()
-        for conn, deadline in list(self.arriving.items()):
+        due = []
+        for conn, deadline in self.arriving.items():
             if deadline > now and self.alive:
                 break  # in order of deadline (all got the same timeout)
+            due.append((conn, deadline))
+        for conn, deadline in due:
             if deadline > now and conn.sock.pending:
                 continue  # stopping: a request on its way still gets its time
             self.stop_awaiting(conn)
@@ -278,9 +283,12 @@ class BufferingWorker(ThreadWorker):
                 self.send_now(conn, problem_bytes(408, f"The request did not arrive whole within "
                                                        f"{self.client_timeout:g} seconds."))
             self.close(conn)
-        for conn, deadline in list(self.lingering.items()):
+        due = []
+        for conn, deadline in self.lingering.items():
             if deadline > now:
                 break
+            due.append(conn)
+        for conn in due:
             self.lingering.pop(conn)
             self.stop_lingering(conn)
         self.answer_stuck(now)
@@ -369,6 +377,8 @@ class BufferingWorker(ThreadWorker):
     def answer_stuck(self, now: float) -> None:
         """A request has run longer than BCAPI_TIMEOUT: as gunicorn does with a silent worker, the
         worker is replaced (a thread cannot be stopped from outside), and first its clients hear."""
+        if self.cfg.timeout <= 0:  # gunicorn's "no timeout"
+            return
         with self.serving_lock:
             if not any(now - since > self.cfg.timeout for _, since in self.serving.values()):
                 return
