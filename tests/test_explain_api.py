@@ -59,3 +59,5 @@ def test_an_assessment_stored_before_the_fields_existed_is_served_with_them(api)
     assert "What sets this rating" in block and "To reach green" in block
     assert stored["rating_reasons"][0]["reason"].replace("'", "&#39;") in block
     assert all(step["rule_id"] in block for step in stored["path_to_green"])
+    majors = [r for r in stored["rating_reasons"] if r["severity"] == "major"]
+    assert len(majors) > 3 and f"{len(majors)} major rules failed" in block  # many: named once, in the path
