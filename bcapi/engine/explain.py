@@ -16,9 +16,10 @@ over the findings when minor rules are needed to lift a score.
 """
 from __future__ import annotations
 
+import dataclasses
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .model import CriterionResult, Finding, PathStep, RatingReason
 
@@ -149,6 +150,11 @@ def _figure(value: Decimal) -> str:
 def explain_dict(assessment: Mapping, thresholds: Mapping[str, Decimal],
                  severity_weights: Mapping[str, Decimal]) -> tuple[tuple[RatingReason, ...], tuple[PathStep, ...]]:
     """`explain` of an Assessment in its contract shape (a stored body, parsed with exact decimals)."""
-    criteria = [CriterionResult(**c) for c in assessment["criteria"]]
-    findings = [Finding(**{**f, "fields": tuple(f["fields"])}) for f in assessment["findings"]]
+    criteria = [_made(CriterionResult, c) for c in assessment["criteria"]]
+    findings = [_made(Finding, {**f, "fields": tuple(f.get("fields") or ())}) for f in assessment["findings"]]
     return explain(assessment["rating"], assessment["score"], criteria, findings, thresholds, severity_weights)
+
+
+def _made(cls: type, values: Mapping) -> Any:
+    """`cls` from a stored dict that may lack keys added since (or hold keys added later)."""
+    return cls(**{f.name: values.get(f.name) for f in dataclasses.fields(cls)})

@@ -38,7 +38,11 @@ def _explained(body: dict[str, Any], row: StoredAssessment) -> dict[str, Any]:
     """`body` with the two fields worked out as the engine would have: from its findings and
     criterion results and the thresholds and severity weights of the ruleset that made it (kept
     by digest, so the fields are what that ruleset says, not the active one)."""
-    thresholds, weights = _scoring(object_session(row), row.ruleset_digest)
+    session = object_session(row)
+    if session is None:
+        raise RuntimeError(f"assessment {row.id} predates rating_reasons: read it within a session, "
+                           "which finds the ruleset that made it")
+    thresholds, weights = _scoring(session, row.ruleset_digest)
     reasons, path = explain_dict(body, thresholds, weights)
     out: dict[str, Any] = {}
     for key, value in body.items():  # the fields after `score`, in AssessmentSchema's order
