@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from bcapi.cli import style
 from bcapi.config import EXAMPLE_CASES, Settings
 
 
@@ -21,20 +21,24 @@ def _database():
     return Database(_settings().database_url)
 
 
-def _ruleset(path: str | None):
+def _ruleset(path: str | None, exit_code: int = 1):
     from bcapi.engine import InvalidRuleset, load_ruleset
 
     try:
         return load_ruleset(path or _settings().rules_path)
     except InvalidRuleset as exc:
         for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        raise click.exceptions.Exit(1) from None
+            click.echo(style.problem(problem), err=True)
+        raise click.exceptions.Exit(exit_code) from None
 
 
 @click.group()
-def main() -> None:
-    """bcapi: assess PbC business cases consistently."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """bcapi: assess PbC business cases consistently.
+
+    Output is coloured on a terminal only; set NO_COLOR to turn colour off."""
+    style.honour_no_color(ctx)
 
 
 # -- database --------------------------------------------------------------------------------
@@ -151,31 +155,56 @@ def _prepare_demo(bind: str) -> None:
 
 
 # -- offline assessment ----------------------------------------------------------------------
+RATING_ORDER = ("red", "amber", "green")  # worst first: red <= amber <= green
+
+
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="ruleset file")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def assess(file: Path, rules_path: str | None, fmt: str) -> None:
-    """Assess a business-case FILE offline, as the API would."""
+@click.option("--fail-on", type=click.Choice(["red", "amber"]),
+              help="exit 1 when the rating is this or worse (red <= amber <= green)")
+def assess(file: Path, rules_path: str | None, fmt: str, fail_on: str | None) -> None:
+    """Assess a business-case FILE offline, as the API would.
+
+    The text report opens with what sets the rating and the rules to fix for green.
+
+    \b
+    Exit codes:
+      0  assessed (and, with --fail-on, the rating is better than that level)
+      1  with --fail-on: the rating is at or below that level
+      2  usage or document error: FILE unreadable, not JSON, or not a valid
+         business case (each problem printed with its JSON pointer), or the
+         ruleset has problems
+    """
     from bcapi.document import JSONBodyError, dumps, loads, validate_document
     from bcapi.cli.report import render_text
     from bcapi.services.assessments import dry_run
 
-    ruleset = _ruleset(rules_path)
     try:
-        document = loads(file.read_bytes())
+        raw = file.read_bytes()
+    except OSError as exc:
+        click.echo(f"{file}: cannot read the file: {exc.strerror or exc}", err=True)
+        raise click.exceptions.Exit(2) from None
+    ruleset = _ruleset(rules_path, exit_code=2)
+    try:
+        document = loads(raw)
     except JSONBodyError as exc:
-        raise click.ClickException(str(exc)) from None
+        click.echo(f"{file}: not valid JSON: {exc}", err=True)
+        raise click.exceptions.Exit(2) from None
     errors = validate_document(document)
     if errors:
         for error in errors:
             click.echo(f"{file}: {error.pointer or '/'}: {error.detail}", err=True)
+        click.echo(f"{file}: {len(errors)} problem(s); not assessed", err=True)
         raise click.exceptions.Exit(2)
     result = dry_run(document, ruleset)
     if fmt == "json":
         click.echo(dumps(result, indent=2))
     else:
-        click.echo(render_text(result, color=sys.stdout.isatty()))
+        click.echo(render_text(result))
+    if fail_on and RATING_ORDER.index(result["rating"]) <= RATING_ORDER.index(fail_on):
+        raise click.exceptions.Exit(1)
 
 
 # -- schemas ---------------------------------------------------------------------------------
