@@ -216,6 +216,17 @@ def schema_export(output: Path) -> None:
     click.echo(f"wrote {output}")
 
 
+@schema.command("openapi")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=data.openapi_document(),
+              show_default=True)
+def schema_openapi(output: Path) -> None:
+    """Write the OpenAPI document the service serves at /api/v1/openapi.json (reference ruleset)."""
+    from bcapi.http.app import openapi_document
+
+    output.write_text(json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
 from bcapi.cli.rules import rules  # noqa: E402  (the `bcapi rules` group lives in its own module)
 
 main.add_command(rules)
