@@ -113,3 +113,30 @@ def _wait_healthy(url: str, server: subprocess.Popen) -> None:
             pytest.fail(f"bcapi serve --demo exited with {server.returncode}")
         time.sleep(0.2)
     pytest.fail("bcapi serve --demo did not answer /healthz in 45 s")
+
+
+def test_the_client_installs_alone_and_brings_no_server(tmp_path):
+    """`pip install ./clients/python`: the same bcapi.client module, needing requests and simplejson only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BCAPI_", "PYTHON"))}
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "clients" / "python", source / "clients" / "python")
+    shutil.copytree(ROOT / "bcapi" / "client", source / "bcapi" / "client", ignore=shutil.ignore_patterns("__pycache__"))
+    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "dist", source / "clients" / "python",
+         cwd=tmp_path, env=env)
+    wheel = next((tmp_path / "dist").glob("bcapi_client-*.whl"))
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(next(n for n in names if n.endswith("/METADATA"))).decode()
+    assert [n for n in names if not n.startswith("bcapi_client-")] == ["bcapi/client/__init__.py"]
+    assert sorted(line.split(": ")[1] for line in metadata.splitlines() if line.startswith("Requires-Dist")) == [
+        "requests>=2.31", "simplejson>=3.19"]
+
+    bin_ = _fresh_venv(tmp_path, wheel, env)
+    code = ("import sys, bcapi.client\n"
+            "print(bcapi.client.__file__)\n"
+            "print(bcapi.client.USER_AGENT)\n"
+            "try:\n    import bcapi.engine\nexcept ImportError:\n    print('no server')\n")
+    out = _run(bin_ / "python", "-c", code, cwd=tmp_path, env=env).stdout.split()
+    assert out[0].startswith(str(tmp_path / "venv")) and out[1].startswith("bcapi-client/") and out[2:] == ["no", "server"]

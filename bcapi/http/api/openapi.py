@@ -67,7 +67,7 @@ PARAMETERS = {
         "in": "header", "name": "If-Match", "required": True,
         "description": "The ETag of the revision you changed. Without it, 428; if the case was revised "
                        "since, 412 (fetch it and apply your change again).",
-        "schema": {"type": "string"}, "example": '"6e1f0c9a…"'},
+        "schema": {"type": "string"}, "example": '"3b9f0c1d2e4a5f6b"'},
     "If-None-Match": {
         "in": "header", "name": "If-None-Match", "required": False,
         "description": "An ETag you hold: 304 with no body if the case has not changed.",
