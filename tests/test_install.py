@@ -21,6 +21,7 @@ import requests
 
 from .live import free_port
 
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("pyproject.toml", "setup.py", "README.md", "bcapi", "rules", "schemas")
 
