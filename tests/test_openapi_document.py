@@ -92,3 +92,14 @@ def test_the_request_examples_are_the_sample_cases_and_are_accepted(client, api)
         if name == "copd-community-service":  # the response example is this sample's assessment
             assert body(assessed)["rating"] == shown["rating"]
             assert [f["rule_id"] for f in body(assessed)["findings"]] == [f["rule_id"] for f in shown["findings"]]
+
+
+def test_the_decision_and_key_examples_are_accepted(client, api):
+    spec = _served(client)
+    decision = spec["paths"]["/api/v1/cases/{case_id}/decisions"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    key = spec["paths"]["/api/v1/keys"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    case = body(api.post("/api/v1/cases", json=json.loads((ROOT / "schemas/examples/copd-community-service.json").read_text())))
+    decided = api.post(f"/api/v1/cases/{case['id']}/decisions", json=decision, as_="board")
+    assert decided.status_code == 201, body(decided)
+    assert body(decided)["outcome"] == "rejected"
+    assert api.post("/api/v1/keys", json=key, as_="admin").status_code == 201
