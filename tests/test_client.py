@@ -130,7 +130,7 @@ def test_a_read_is_retried_on_502_503_504_with_growing_waits():
 def test_429_waits_as_long_as_retry_after_says_even_for_a_post():
     api, transport, slept = scripted((429, {"Retry-After": "7"}, problem(429)), (201, {}, {"id": "a1"}))
     assert api.reassess("case-1") == {"id": "a1"}
-    assert slept == [7.0] and len(transport.requests) == 2
+    assert slept == [7.25] and len(transport.requests) == 2  # Retry-After, plus at most backoff (0.25 s) of jitter
 
 
 def test_a_retry_after_beyond_the_clients_patience_is_raised_at_once():

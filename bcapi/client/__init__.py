@@ -13,7 +13,7 @@ status (`ValidationFailed`, `PreconditionFailed`, `RateLimited`, ...) carrying t
 fields; a failure to get any answer as `TransportError`, wrapping the requests exception.
 
 Retries, with exponential backoff and full jitter: 429 always (the server refused the request
-before doing anything; its `Retry-After` is honoured), and 502/503/504, timeouts and connection
+before doing anything; its `Retry-After` is honoured, plus up to `backoff` seconds of jitter), and 502/503/504, timeouts and connection
 errors for idempotent calls only: GET, PUT, DELETE, a dry run, and a submission, which carries an
 Idempotency-Key so the server stores it once however often it arrives.
 
@@ -256,7 +256,9 @@ class Client:
                 wait = _retry_after(response.headers.get("Retry-After"))
                 if wait is None or wait <= self.max_retry_after:
                     response.close()
-                    self._sleep(self._backoff(attempt) if wait is None else wait)
+                    # At least Retry-After, plus a little jitter so that clients limited in the
+                    # same window do not all come back in the same instant.
+                    self._sleep(self._backoff(attempt) if wait is None else wait + self._jitter(0, self.backoff))
                     attempt += 1
                     continue
             break
