@@ -94,4 +94,10 @@ def test_the_docs_page_fits_a_phone(chromium, docs_url):
     page, elsewhere, errors = _open_docs(chromium, docs_url, 390)
     page.screenshot(path=str(ARTIFACTS / "api-docs-390.png"), full_page=False)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    submit = page.locator(".opblock-post", has=page.locator(".opblock-summary-path[data-path='/api/v1/cases']"))
+    submit.locator(".opblock-summary").click()
+    submit.locator(".opblock-body").wait_for()
+    submit.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "api-docs-390-submit.png"), full_page=False)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # an open operation fits too
     assert elsewhere == [] and errors == []

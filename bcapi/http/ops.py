@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from flask import Blueprint, Response, send_from_directory
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
