@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BCAPI_RULES=/app/rules/reference.yaml
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY bcapi ./bcapi
 COPY rules ./rules
 COPY schemas ./schemas

@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RULES = PROJECT_ROOT / "rules" / "reference.yaml"
-EXAMPLE_CASES = PROJECT_ROOT / "schemas" / "examples"
-DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+from bcapi import data
+
+DEFAULT_RULES = data.reference_ruleset()
+EXAMPLE_CASES = data.example_cases()
+# Relative to the working folder, as the README says: an installed bcapi has no project folder,
+# and its site-packages is no place for a database.
+DEFAULT_INSTANCE = Path("instance")
 
 
 class ConfigError(Exception):

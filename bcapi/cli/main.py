@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from bcapi import data
 from bcapi.cli import style
 from bcapi.config import EXAMPLE_CASES, Settings
 
@@ -126,7 +127,13 @@ def serve(bind: str, workers: int, demo: bool) -> None:
     run(bind=bind, workers=workers)
 
 
+DEMO_KEYS = (("admin", None, "demo admin"), ("board", None, "demo board"),
+             ("commissioner", "EAS", "demo EAS"))
+
+
 def _prepare_demo(bind: str) -> None:
+    """Migrate, load the sample cases once, and replace the demo keys: the last start's three are
+    revoked (only hashes are stored, so they cannot be shown again) and three new ones printed."""
     from sqlalchemy import func, select
 
     from bcapi.storage import migrate
@@ -134,24 +141,35 @@ def _prepare_demo(bind: str) -> None:
     from bcapi.document import loads
     from bcapi.storage.models import BusinessCase
     from bcapi.services import cases
-    from bcapi.services.keys import create as create_key
+    from bcapi.services import keys as key_service
 
     settings = _settings()
     migrate.upgrade(settings.database_url)
     database, ruleset = _database(), _ruleset(None)
+    labels = {label for _, _, label in DEMO_KEYS}
     with database.writing() as session:
-        admin_row, admin_key = create_key(session, role="admin", label="demo admin")
-        _, board_key = create_key(session, role="board", label="demo board")
-        _, eas_key = create_key(session, role="commissioner", consortium="EAS", label="demo EAS")
+        for row in key_service.listing(session):
+            if row.label in labels and row.revoked_at is None:
+                key_service.revoke(session, row.id)
+        created = [key_service.create(session, role=role, consortium=consortium, label=label)
+                   for role, consortium, label in DEMO_KEYS]
         if not session.scalar(select(func.count()).select_from(BusinessCase)):
-            admin = Principal(admin_row.id, "admin", None, "demo admin")
+            admin = Principal(created[0][0].id, "admin", None, "demo admin")
             for path in sorted(EXAMPLE_CASES.glob("*.json")):
                 raw = path.read_text(encoding="utf-8")
                 cases.submit(session, document=loads(raw), raw=raw, principal=admin, ruleset=ruleset)
+    (_, admin_key), (_, board_key), (_, eas_key) = created
+    url = f"http://{bind}"
     click.echo(f"database: {settings.database_url}\n"
-               f"demo keys (new each start):\n  admin:               {admin_key}\n"
-               f"  board:               {board_key}\n  commissioner (EAS):  {eas_key}\n"
-               f"try: curl -H 'Authorization: Bearer {eas_key}' http://{bind}/api/v1/cases")
+               f"demo keys (replaced at each start; the last start's no longer work):\n"
+               f"  admin:               {admin_key}\n"
+               f"  board:               {board_key}\n"
+               f"  commissioner (EAS):  {eas_key}\n"
+               f"board dashboard: {url}/dashboard  (sign in with the board key)\n"
+               f"API docs:        {url}/api/v1/docs\n"
+               f"try: curl -H 'Authorization: Bearer {eas_key}' {url}/api/v1/cases\n"
+               f"for the README's walk-through:\n"
+               f"  export BCAPI_URL={url} KEY={eas_key}")
 
 
 # -- offline assessment ----------------------------------------------------------------------
@@ -213,7 +231,7 @@ def schema() -> None:
     """The published JSON Schema of the document."""
 
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "business-case.v1.schema.json"
+SCHEMA_FILE = data.document_schema()
 
 
 @schema.command("export")
@@ -224,6 +242,17 @@ def schema_export(output: Path) -> None:
     from bcapi.document.jsonschema import document_json_schema
 
     output.write_text(json.dumps(document_json_schema(), indent=2, default=float) + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@schema.command("openapi")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=data.openapi_document(),
+              show_default=True)
+def schema_openapi(output: Path) -> None:
+    """Write the OpenAPI document the service serves at /api/v1/openapi.json (reference ruleset)."""
+    from bcapi.http.app import openapi_document
+
+    output.write_text(json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(f"wrote {output}")
 
 

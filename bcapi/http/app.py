@@ -41,6 +41,21 @@ def create_app(env: Mapping[str, str] | None = None, *, database: Database | Non
     return app
 
 
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document as served, for the reference ruleset (`bcapi schema openapi`)."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({"BCAPI_DATABASE_URL": "sqlite://", "BCAPI_INSTANCE_PATH": folder,
+                          "BCAPI_LOG_LEVEL": "WARNING", "BCAPI_RATE_LIMIT": ""})
+        try:
+            with app.test_client() as client:
+                return json.loads(client.get(f"/api/v1/{app.config['OPENAPI_JSON_PATH']}").data)
+        finally:
+            app.extensions["bcapi"].db.dispose()
+
+
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions (the web pages' sign-in), with the signer built only for a
     request that brings the cookie: API calls never do, and building it was a tenth of the time
@@ -83,8 +98,11 @@ def _register_routes(app: Flask) -> None:
     from bcapi.http import ops, web
     from bcapi.http.api import admin, assessments, cases, dashboard, decisions
     from bcapi.document.jsonschema import marshmallow_plugin
+    from bcapi.http.api.openapi import Examples, OpenAPIPlugin
 
-    api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})
+    examples = Examples(app.extensions["bcapi"].ruleset)
+    api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin(),
+                                "extra_plugins": [OpenAPIPlugin(examples)]})
     for blueprint in (cases.blp, assessments.blp, decisions.blp, dashboard.blp, admin.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.blp)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from flask import Blueprint, Response, send_from_directory
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from swagger_ui_bundle import swagger_ui_path
 
 from bcapi.storage import migrate
 from bcapi.http.api.context import state
@@ -14,6 +14,8 @@ from bcapi.http.auth import PUBLIC, allow
 from bcapi.http.problems import Problem
 
 blp = Blueprint("ops", __name__)
+# Swagger UI 5 (swagger-ui-dist from npm, its LICENSE beside it): it reads OpenAPI 3.1.
+SWAGGER_UI = Path(__file__).resolve().parent / "static" / "swagger-ui"
 
 
 def _version() -> str:
@@ -71,4 +73,4 @@ def metrics():
 @allow(PUBLIC)
 def swagger_assets(filename):
     """Swagger UI's files, bundled so the docs page works with no internet."""
-    return send_from_directory(swagger_ui_path, filename)
+    return send_from_directory(SWAGGER_UI, filename)
