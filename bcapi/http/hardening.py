@@ -106,9 +106,10 @@ class RateLimits:
         if self.limits and request.endpoint not in NOT_LIMITED:
             self.count("key:" + key_id)
 
-    def count_address(self) -> None:
-        """Count this request against the client's address (no key, or a key that failed)."""
-        if self.limits and request.endpoint not in NOT_LIMITED:
+    def count_address(self, *, failed: bool = False) -> None:
+        """Count this request against the client's address (no key, or a key that failed; a
+        failed credential counts even on the routes that are otherwise never limited)."""
+        if self.limits and (failed or request.endpoint not in NOT_LIMITED):
             self.count("ip:" + client_address())
 
     def count(self, bucket: str) -> None:
