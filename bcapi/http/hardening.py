@@ -65,7 +65,8 @@ class TrustedProxies:
     def __call__(self, environ, start_response):
         peer = environ.get("REMOTE_ADDR", "")
         forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded and self.trusted(peer):
+        # No address at all is a Unix socket, which only this machine reaches: trusted, as gunicorn does.
+        if forwarded and (not peer or self.trusted(peer)):
             hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
             client = peer
             for hop in reversed(hops):
@@ -104,15 +105,15 @@ class RateLimits:
     def count_key(self, key_id: str) -> None:
         """Count this request against a valid key's allowance."""
         if self.limits and request.endpoint not in NOT_LIMITED:
-            self.count("key:" + key_id)
+            self.charge("key:" + key_id)
 
     def count_address(self, *, failed: bool = False) -> None:
         """Count this request against the client's address (no key, or a key that failed; a
         failed credential counts even on the routes that are otherwise never limited)."""
         if self.limits and (failed or request.endpoint not in NOT_LIMITED):
-            self.count("ip:" + client_address())
+            self.charge("ip:" + client_address())
 
-    def count(self, bucket: str) -> None:
+    def charge(self, bucket: str) -> None:
         """Count a request in `bucket` against each limit, or refuse it with 429."""
         if g.get("rate_limit_key") is not None:
             return  # counted once a request
@@ -162,7 +163,7 @@ def _host_and_port(host: str, scheme: str) -> tuple[str, int] | None:
         return None
 
 
-def _host_check(public_url: str):
+def _host_check(public_url: str, limits: RateLimits):
     """With BCAPI_PUBLIC_URL set, a request for any other Host is refused with 421 (RFC 9110
     15.5.20): links never come from the Host, but a forged one may be an attack (DNS
     rebinding, poisoned caches) or a misrouted request, and either is better refused. The
@@ -174,6 +175,7 @@ def _host_check(public_url: str):
         if request.endpoint in ANY_HOST:
             return
         if _host_and_port(request.host, public.scheme) != expected:
+            limits.count_address()
             raise Problem(421, f"This service answers for {public.netloc} only; send that Host header.",
                           title="Misdirected request", slug="misdirected-request")
 
@@ -192,7 +194,7 @@ def init_app(app: Flask, settings: Settings) -> RateLimits:
              allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"])
 
     if settings.public_url:
-        app.before_request(_host_check(settings.public_url))
+        app.before_request(_host_check(settings.public_url, limits))
 
     @app.before_request
     def _refuse_nul_characters():
