@@ -15,15 +15,22 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 _created: str | None = None  # the directory prepare() made, removed when gunicorn exits
 
 
-def prepare() -> str:
-    """Turn multiprocess mode on for this process and the workers it forks; the directory."""
+def prepare() -> str | None:
+    """Turn multiprocess mode on for this process and the workers it forks; the directory.
+
+    Nothing is done if prometheus_client is already imported (a test process that imports the
+    gunicorn settings, say): it is too late to take effect there, and the variable would leak
+    into every process started from this one."""
     global _created
+    if "prometheus_client" in sys.modules:
+        return None
     directory = os.environ.get(ENV)
     if not directory:
         directory = _created = tempfile.mkdtemp(prefix="bcapi-metrics-")
