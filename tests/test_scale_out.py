@@ -5,10 +5,10 @@ Real gunicorn over real sockets (tests/live.py); Redis is the tests' own (tests/
 """
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import signal
-import os
 import time
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from bcapi.document import dumps
 from bcapi.http.app import create_app
 
 from .conftest import _postgres_skip_reason, _truncate_all
-from .factories import body, make_document, new_key
+from .factories import make_document, new_key
 from .live import LiveServer
 from .redis_server import redis_server, redis_url  # noqa: F401 - fixtures
 
