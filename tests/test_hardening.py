@@ -125,3 +125,15 @@ def test_metrics_can_be_closed_with_a_token(app_env):
     assert client.get("/metrics", headers={"Authorization": "Bearer guess"}).status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer guess"}).status_code == 429
     app.extensions["bcapi"].db.dispose()
+
+
+def test_an_unreachable_redis_lets_requests_through(app_env):
+    """The service starts and serves, unlimited, with its Redis down (and logs it)."""
+    from .live import free_port
+
+    app = create_app({**app_env, "BCAPI_RATE_LIMIT": "2 per hour",
+                      "BCAPI_RATE_LIMIT_STORAGE": f"redis://127.0.0.1:{free_port()}"})
+    api = ApiClient(app)
+    assert [api.get("/api/v1/cases").status_code for _ in range(3)] == [200, 200, 200]
+    assert [api.get("/api/v1/cases", as_=None).status_code for _ in range(3)] == [401, 401, 401]
+    app.extensions["bcapi"].db.dispose()
