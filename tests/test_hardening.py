@@ -137,3 +137,14 @@ def test_an_unreachable_redis_lets_requests_through(app_env):
     assert [api.get("/api/v1/cases").status_code for _ in range(3)] == [200, 200, 200]
     assert [api.get("/api/v1/cases", as_=None).status_code for _ in range(3)] == [401, 401, 401]
     app.extensions["bcapi"].db.dispose()
+
+
+def test_trusted_proxies_must_be_addresses_or_networks():
+    import pytest
+
+    from bcapi.config import ConfigError, Settings
+
+    assert Settings.from_env({"BCAPI_FORWARDED_ALLOW_IPS": "10.0.0.0/8, 192.0.2.1,::1"}).forwarded_allow_ips == (
+        "10.0.0.0/8", "192.0.2.1", "::1")
+    with pytest.raises(ConfigError, match="BCAPI_FORWARDED_ALLOW_IPS: 'nginx' is not an address or network"):
+        Settings.from_env({"BCAPI_FORWARDED_ALLOW_IPS": "127.0.0.1,nginx"})
