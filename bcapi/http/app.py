@@ -21,6 +21,7 @@ API_VERSION = "1"
 def create_app(env: Mapping[str, str] | None = None, *, database: Database | None = None) -> Flask:
     """Build the app from the environment (or `env`, for tests). Refuses to start on a bad ruleset."""
     settings = Settings.from_env(env)
+    settings.check_for_service()  # in production, refuses to start without BCAPI_SECRET_KEY
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.session_interface = CookieSessions()
     app.json_provider_class = DecimalJSONProvider

@@ -1,12 +1,13 @@
 """Operational endpoints: liveness, readiness (migration head, ruleset digest), metrics, docs assets."""
 from __future__ import annotations
 
+import hmac
 import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from flask import Blueprint, Response, send_from_directory
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from flask import Blueprint, Response, current_app, request, send_from_directory
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bcapi.storage import migrate
 from bcapi.http.api.context import state
@@ -62,11 +63,17 @@ def readyz():
 @blp.route("/metrics")
 @allow(PUBLIC)
 def metrics():
-    """Prometheus metrics of this worker process."""
-    from flask import current_app
-
-    registry = current_app.extensions["bcapi_metrics"].registry
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)  # it has its charset
+    """Prometheus metrics of the service (every worker's, added up). Open to anyone unless
+    BCAPI_METRICS_TOKEN is set; then only to `Authorization: Bearer <that token>`."""
+    token = state().settings.metrics_token
+    if token is not None:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            current_app.extensions["bcapi_rate_limits"].count_address(failed=True)
+            raise Problem(401, "Send the metrics token (BCAPI_METRICS_TOKEN) as 'Authorization: Bearer <token>'.",
+                          headers={"WWW-Authenticate": 'Bearer realm="bcapi-metrics"'})
+    body = current_app.extensions["bcapi_metrics"].exposition()
+    return Response(body, content_type=CONTENT_TYPE_LATEST)  # it has its charset
 
 
 @blp.route("/api/v1/docs/static/<path:filename>")

@@ -1,16 +1,17 @@
 """The board's web pages: sign in with a board key, the portfolio dashboard, printable reports.
 
 Server-rendered HTML with SVG charts and the project's own CSS: nothing from a CDN, so it works
-offline. The key is asked for once; a signed, HttpOnly, SameSite=Strict session cookie names it
-and every form carries a CSRF token (Flask-WTF).
+offline. The key is asked for once; a signed, HttpOnly, SameSite=Strict session cookie names a
+session kept on the server (so signing out ends it), and every form carries a CSRF token (Flask-WTF).
 """
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import ValidationError
 
-from bcapi.http.auth import PUBLIC, Principal, SignInRequired, allow, current_principal, find_key, principal_for
+from bcapi.http.auth import (PUBLIC, Principal, SignInRequired, allow, current_principal, end_session, find_key,
+                             principal_for, start_session)
 from bcapi.http.api.context import state
 from bcapi.http.api.dashboard import csv_download
 from bcapi.http.api.schemas import DashboardArgs
@@ -57,9 +58,7 @@ def sign_in():
             if principal.role not in ("board", "admin"):
                 error = "Only board and admin keys can sign in to the dashboard."
             else:
-                session.clear()
-                session.permanent = True
-                session["key_id"] = principal.key_id
+                start_session(principal)
                 target = request.args.get("next") or ""
                 return redirect(target if target.startswith("/dashboard") else url_for("web.portfolio"), 303)
     return render_template("sign_in.html", error=error), 401 if error else 200
@@ -68,9 +67,9 @@ def sign_in():
 @blp.route("/sign-out", methods=["POST"])
 @allow("board", "admin", via="session")
 def sign_out():
-    """Forget the session."""
+    """End the session, on the server too: a copy of the cookie no longer signs anyone in."""
     _check_csrf()
-    session.clear()
+    end_session()
     return redirect(url_for("web.sign_in"), 303)
 
 
