@@ -338,6 +338,88 @@ def _median_days_to_decision(session: Session, filters: PortfolioFilters) -> Dec
     return value.quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
 
 
+# -- what the board's page adds --------------------------------------------------------------------
+
+BOARD_ROWS = 25
+SEVERITY_RANK = {"blocker": 0, "major": 1, "minor": 2, "advice": 3}
+
+
+def board_view(session: Session, filters: PortfolioFilters, ruleset: Ruleset, today: dt.date | None = None,
+               *, rows: int = BOARD_ROWS) -> dict[str, Any]:
+    """What the board's page shows besides `portfolio`, most pressing first:
+
+    - `awaiting`: cases waiting for a decision, soonest due first, with the days left on the
+      decision clock (negative once overdue) and the money at stake;
+    - `red`: red cases, newest first, each with why it is red (the blockers it failed, else its
+      score under the amber threshold);
+    - `worst_rules`: the rules failed most, worst severity first, then most cases, then in the
+      ruleset's own order (advice rules, which never lower a score, are left out).
+    Each list holds at most `rows` entries; the portfolio's counts say how many there are.
+    """
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    awaiting = list(session.scalars(filters.apply(select(BusinessCase).where(awaiting_decision()))
+                                    .order_by(BusinessCase.decision_due.asc().nulls_last(),
+                                              BusinessCase.submitted_at, BusinessCase.id).limit(rows)))
+    red = list(session.scalars(filters.apply(select(BusinessCase).where(BusinessCase.rating == "red"))
+                               .order_by(BusinessCase.submitted_at.desc(), BusinessCase.id.desc()).limit(rows)))
+    titles = {rule.id: rule.title for rule in ruleset.rules}
+    blockers = _failed_blockers(session, {c.latest_assessment_id for c in awaiting + red} - {None}, ruleset)
+
+    def row(case: BusinessCase) -> dict[str, Any]:
+        investment, savings = case.total_investment, case.total_savings
+        return {"id": case.id, "reference": case.reference, "title": case.title,
+                "consortium": {"code": case.consortium_code, "name": case.consortium_name},
+                "service_area": case.service_area, "status": case.status, "revision": case.current_revision,
+                "rating": case.rating, "score": case.score, "decision_outcome": case.decision_outcome,
+                "submitted_at": case.submitted_at, "decision_due": case.decision_due,
+                "days_left": (case.decision_due - today).days if case.decision_due else None,
+                "investment": investment, "savings": savings,
+                "net": None if investment is None and savings is None else (savings or 0) - (investment or 0),
+                "blockers": blockers.get(case.latest_assessment_id, []),
+                "below_amber": case.rating == "red" and case.score is not None
+                and case.score < ruleset.thresholds["amber"]}
+
+    return {"awaiting": [row(c) for c in awaiting], "red": [row(c) for c in red],
+            "amber_threshold": ruleset.thresholds["amber"],
+            "worst_rules": _worst_rules(session, filters, ruleset, titles, rows=min(rows, TOP_RULES))}
+
+
+def _failed_blockers(session: Session, assessment_ids: set[str], ruleset: Ruleset) -> dict[str, list[dict]]:
+    """For each assessment, the blocker rules it failed (or could not evaluate), in ruleset order."""
+    if not assessment_ids:
+        return {}
+    position = {rule.id: i for i, rule in enumerate(ruleset.rules)}
+    titles = {rule.id: rule.title for rule in ruleset.rules}
+    found: dict[str, list[dict]] = {}
+    rows = session.execute(select(FailedRule.assessment_id, FailedRule.rule_id, FailedRule.criterion,
+                                  FailedRule.status)
+                           .where(FailedRule.assessment_id.in_(sorted(assessment_ids)),
+                                  FailedRule.severity == "blocker")).all()
+    for assessment_id, rule_id, criterion, status in sorted(rows, key=lambda r: (position.get(r[1], len(position)), r[1])):
+        found.setdefault(assessment_id, []).append(
+            {"rule_id": rule_id, "title": titles.get(rule_id, rule_id), "criterion": criterion, "status": status})
+    return found
+
+
+def _worst_rules(session: Session, filters: PortfolioFilters, ruleset: Ruleset, titles: dict[str, str],
+                 *, rows: int) -> list[dict[str, Any]]:
+    d = _Dialect(session)
+    failures = _source(session, d, filters, _plan(filters, True), PortfolioFailure, _failure_groups)
+    n = func.sum(failures.c.cases)
+    found = session.execute(select(failures.c.rule_id, failures.c.criterion, failures.c.severity, n)
+                            .where(failures.c.severity != "advice")
+                            .group_by(failures.c.rule_id, failures.c.criterion, failures.c.severity)
+                            .having(n > 0)).all()
+    position = {rule.id: i for i, rule in enumerate(ruleset.rules)}
+    top = sorted(found, key=lambda r: (SEVERITY_RANK.get(r[2], len(SEVERITY_RANK)), -int(r[3]),
+                                       position.get(r[0], len(position)), r[0]))[:rows]
+    criteria = {c.id: c.title for c in ruleset.criteria}
+    examples = _newest_failing(session, filters, sorted({r[0] for r in top}))
+    return [{"rule_id": rule_id, "title": titles.get(rule_id, rule_id), "criterion": criterion,
+             "criterion_title": criteria.get(criterion, criterion), "severity": severity, "count": int(count),
+             "cases": examples[rule_id]} for rule_id, criterion, severity, count in top]
+
+
 # -- keeping the rollups ----------------------------------------------------------------------------
 
 _KEEPING = "bcapi.dashboard.keeping"
