@@ -47,7 +47,7 @@ def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+            "--disable-sync", "--no-first-run", "--lang=en-GB"])
         yield browser
         browser.close()
 
@@ -120,6 +120,7 @@ def test_board_member_reads_the_queue_and_decides_on_the_case_page(api, live_ser
     check_page(page, "portfolio")
 
     # Filters still work.
+    page.click("text=Filter the portfolio")
     page.fill("#f-consortium", "NEWCASTLE-W")
     page.click("text=Apply filters")
     page.wait_for_url("**consortium=NEWCASTLE-W**")
@@ -148,8 +149,8 @@ def test_board_member_reads_the_queue_and_decides_on_the_case_page(api, live_ser
     page.click("text=Link the reasons to failed rules (optional)")
     page.check(f"label:has-text('{DERM_BLOCKERS[0]}')")
     page.click("text=Record the decision")
-    page.wait_for_url(f"**/dashboard/cases/{derm['id']}#decisions")
-    assert page.locator("#confirmation h2").inner_text() == "Decision recorded: rejected"
+    page.wait_for_url(f"**/dashboard/cases/{derm['id']}#confirmation")
+    assert page.locator("#confirmation h3").inner_text() == "Decision recorded: rejected"
     assert "Interests are not declared" in page.locator(".history").inner_text()
     check_page(page, "case-decided")
 

@@ -245,5 +245,5 @@ def record_decision(case_id):
             form.form_errors.extend(message for _, message in exc.errors)
         else:
             flash(decision.id, "decided")
-            return redirect(url_for("web.case_report", case_id=case_id, _anchor="decisions"), 303)
+            return redirect(url_for("web.case_report", case_id=case_id, _anchor="confirmation"), 303)
     return _case_page(case_id, form, 422)

@@ -350,8 +350,8 @@ def board_view(session: Session, filters: PortfolioFilters, ruleset: Ruleset, to
 
     - `awaiting`: cases waiting for a decision, soonest due first, with the days left on the
       decision clock (negative once overdue) and the money at stake;
-    - `red`: red cases, newest first, each with why it is red (the blockers it failed, else its
-      score under the amber threshold);
+    - `red`: red cases, newest first, each with why it is red (the blockers it failed, and its
+      score if under the amber threshold);
     - `worst_rules`: the rules failed most, worst severity first, then most cases, then in the
       ruleset's own order (advice rules, which never lower a score, are left out).
     Each list holds at most `rows` entries; the portfolio's counts say how many there are.
@@ -363,7 +363,7 @@ def board_view(session: Session, filters: PortfolioFilters, ruleset: Ruleset, to
     red = list(session.scalars(filters.apply(select(BusinessCase).where(BusinessCase.rating == "red"))
                                .order_by(BusinessCase.submitted_at.desc(), BusinessCase.id.desc()).limit(rows)))
     titles = {rule.id: rule.title for rule in ruleset.rules}
-    blockers = _failed_blockers(session, {c.latest_assessment_id for c in awaiting + red} - {None}, ruleset)
+    blockers, majors = _failed_blockers(session, {c.latest_assessment_id for c in awaiting + red} - {None}, ruleset)
 
     def row(case: BusinessCase) -> dict[str, Any]:
         investment, savings = case.total_investment, case.total_savings
@@ -376,29 +376,44 @@ def board_view(session: Session, filters: PortfolioFilters, ruleset: Ruleset, to
                 "investment": investment, "savings": savings,
                 "net": None if investment is None and savings is None else (savings or 0) - (investment or 0),
                 "blockers": blockers.get(case.latest_assessment_id, []),
-                "below_amber": case.rating == "red" and case.score is not None
-                and case.score < ruleset.thresholds["amber"]}
+                "majors_failed": majors.get(case.latest_assessment_id, 0),
+                "score_under": _threshold_under(case.score, ruleset)}
 
     return {"awaiting": [row(c) for c in awaiting], "red": [row(c) for c in red],
-            "amber_threshold": ruleset.thresholds["amber"],
+            "thresholds": dict(ruleset.thresholds),
             "worst_rules": _worst_rules(session, filters, ruleset, titles, rows=min(rows, TOP_RULES))}
 
 
-def _failed_blockers(session: Session, assessment_ids: set[str], ruleset: Ruleset) -> dict[str, list[dict]]:
-    """For each assessment, the blocker rules it failed (or could not evaluate), in ruleset order."""
+def _threshold_under(score: Decimal | None, ruleset: Ruleset) -> Decimal | None:
+    """The rating threshold a score falls short of (amber's, else green's), or None."""
+    for rating in ("amber", "green"):
+        if score is not None and score < ruleset.thresholds[rating]:
+            return ruleset.thresholds[rating]
+    return None
+
+
+def _failed_blockers(session: Session, assessment_ids: set[str],
+                     ruleset: Ruleset) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """For each assessment, the blocker rules it failed (or could not evaluate), in ruleset
+    order, and how many major rules it failed."""
     if not assessment_ids:
-        return {}
+        return {}, {}
     position = {rule.id: i for i, rule in enumerate(ruleset.rules)}
     titles = {rule.id: rule.title for rule in ruleset.rules}
-    found: dict[str, list[dict]] = {}
+    blockers: dict[str, list[dict]] = {}
+    majors: Counter = Counter()
     rows = session.execute(select(FailedRule.assessment_id, FailedRule.rule_id, FailedRule.criterion,
-                                  FailedRule.status)
+                                  FailedRule.severity, FailedRule.status)
                            .where(FailedRule.assessment_id.in_(sorted(assessment_ids)),
-                                  FailedRule.severity == "blocker")).all()
-    for assessment_id, rule_id, criterion, status in sorted(rows, key=lambda r: (position.get(r[1], len(position)), r[1])):
-        found.setdefault(assessment_id, []).append(
+                                  FailedRule.severity.in_(("blocker", "major")))).all()
+    for assessment_id, rule_id, criterion, severity, status in sorted(
+            rows, key=lambda r: (position.get(r[1], len(position)), r[1])):
+        if severity == "major":
+            majors[assessment_id] += 1
+            continue
+        blockers.setdefault(assessment_id, []).append(
             {"rule_id": rule_id, "title": titles.get(rule_id, rule_id), "criterion": criterion, "status": status})
-    return found
+    return blockers, dict(majors)
 
 
 def _worst_rules(session: Session, filters: PortfolioFilters, ruleset: Ruleset, titles: dict[str, str],
