@@ -2,7 +2,8 @@
 
 Uses Debian's Chromium (/usr/bin/chromium, or BCAPI_CHROMIUM) through Playwright; no browser is
 downloaded. axe-core (bundled by axe-playwright-python) checks every page at desktop width and at
-a phone's 390 px. Screenshots go to test-artifacts/ (or BCAPI_SCREENSHOTS) for a person to look at.
+a phone's 390 px. Screenshots go to test-artifacts/ for a person to look at (whole pages, to the
+folder BCAPI_SCREENSHOTS names, when it is set).
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ from bcapi.storage.models import BusinessCase
 
 from .factories import body, sample
 
+# Whole-page screenshots when BCAPI_SCREENSHOTS names a folder (they take seconds each); else
+# what the window shows, in test-artifacts/.
+FULL_PAGE = bool(os.environ.get("BCAPI_SCREENSHOTS"))
 ARTIFACTS = Path(os.environ.get("BCAPI_SCREENSHOTS") or Path(__file__).resolve().parent.parent / "test-artifacts")
 CHROMIUM = os.environ.get("BCAPI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 DESKTOP = {"width": 1280, "height": 900}
@@ -78,13 +82,21 @@ def serious_violations(page) -> list[str]:
             for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
+def heading_levels(page) -> list[int]:
+    return page.evaluate("[...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => +h.tagName[1])")
+
+
 def check_page(page, name: str) -> None:
-    """No serious or critical axe-core violation; at phone width, no sideways scroll. Saves a screenshot."""
+    """No serious or critical axe-core violation; one h1 and no skipped heading level; at phone
+    width, no sideways scroll. Saves a screenshot."""
     assert serious_violations(page) == [], name
+    levels = heading_levels(page)
+    assert levels[0] == 1 and levels.count(1) == 1, name
+    assert all(b <= a + 1 for a, b in zip(levels, levels[1:])), f"{name} skips a heading level: {levels}"
     width = page.viewport_size["width"]
     if width <= PHONE["width"]:
         assert page.evaluate("document.documentElement.scrollWidth") <= width, f"{name} scrolls sideways"
-    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{width}.png"), full_page=FULL_PAGE)
 
 
 def test_board_member_reads_the_queue_and_decides_on_the_case_page(api, live_server, browser, board_cases):
@@ -190,4 +202,35 @@ def test_every_page_is_accessible_and_fits_a_phone(api, live_server, browser, bo
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to main content"
     assert page.locator(".skip-link").is_visible()
+    context.close()
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG contrast ratio of two CSS colours given as 'rgb(r, g, b)'."""
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3]]
+        r, g, b = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(first), luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_focus_ring_has_3_to_1_contrast_on_white_and_on_the_masthead(api, live_server, browser, board_cases):
+    """WCAG 2.2 (1.4.11, 2.4.7): the ring is a dark line on white pages and a yellow band on the blue
+    masthead; each part must reach 3:1 against what it sits on."""
+    context = browser.new_context(viewport=DESKTOP, locale="en-GB")
+    page = context.new_page()
+    page.goto(f"{live_server}/dashboard/sign-in")
+    page.fill("#key", api.key("board"))
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/dashboard")
+    ring = """el => { const s = getComputedStyle(el); return [s.outlineStyle, parseFloat(s.outlineWidth),
+                      s.outlineColor, s.boxShadow.match(/rgb\\([^)]*\\)/)[0]]; }"""
+    page.focus("#queue a")
+    style, width, line, band = page.eval_on_selector("#queue a", ring)
+    assert style == "solid" and width >= 2 and contrast(line, "rgb(255, 255, 255)") >= 3
+    page.focus(".masthead a.brand")
+    masthead = page.eval_on_selector(".masthead", "el => getComputedStyle(el).backgroundColor")
+    style, width, line, band = page.eval_on_selector(".masthead a.brand", ring)
+    assert contrast(band, masthead) >= 3
     context.close()
