@@ -99,8 +99,8 @@ def portfolio():
     given, errors, filters = _filters_from_query()
     app = state()
     with app.db.reading() as db_session:
-        figures = dashboard.portfolio(db_session, filters, app.ruleset)
-        board = dashboard.board_view(db_session, filters, app.ruleset)
+        figures = dashboard.portfolio(db_session, filters, app.ruleset, worst_rules=True)
+        board = dashboard.board_view(db_session, filters, app.ruleset, red_total=figures["cases"]["by_rating"]["red"])
         recent, _ = cases.list_page(db_session, current_principal(), cases.CaseFilters(
             consortium=filters.consortium, service_area=filters.service_area,
             submitted_after=filters.submitted_after, submitted_before=filters.submitted_before), limit=50, after=None)
