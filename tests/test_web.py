@@ -274,3 +274,18 @@ def test_dates_money_and_field_names_in_plain_words():
     assert plain.pounds(Decimal("1151000.00")) == "£1,151,000" and plain.pounds(Decimal("-2500")) == "−£2,500"
     assert plain.outcome("returned_for_revision") == "returned for revision"
     assert plain.field_name("/finance/investment/0/one_off") == "finance › investment › item 1 › one off"
+
+
+def test_the_newest_red_cases_are_the_same_found_either_way(api, app, three_cases):
+    """board_view finds the newest red cases by the rating index when there are few and by
+    walking the cases newest first when there are many; both give the same cases."""
+    from bcapi.services import dashboard
+    from .factories import minimal_document
+
+    bare = body(api.submit(minimal_document(title="Bare case"), as_="admin"))  # red: two blockers fail
+    state = app.extensions["bcapi"]
+    with state.db.reading() as session:
+        few, many = (dashboard.board_view(session, dashboard.PortfolioFilters(), state.ruleset, red_total=n)["red"]
+                     for n in (0, 10**9))
+    assert [c["id"] for c in few] == [c["id"] for c in many] == [bare["id"], three_cases["derm"]["id"]]
+    assert [b["rule_id"] for b in few[0]["blockers"]] == ["FIN-FINANCIAL-INFORMATION", "RISK-REGISTER"]
