@@ -289,3 +289,33 @@ def test_the_newest_red_cases_are_the_same_found_either_way(api, app, three_case
                      for n in (0, 10**9))
     assert [c["id"] for c in few] == [c["id"] for c in many] == [bare["id"], three_cases["derm"]["id"]]
     assert [b["rule_id"] for b in few[0]["blockers"]] == ["FIN-FINANCIAL-INFORMATION", "RISK-REGISTER"]
+
+
+def test_the_case_page_explains_the_rating_when_the_assessment_does(api, app, three_cases):
+    """The explain helper's fields (EXPLAIN-CONTRACT.md), shown right under the rating when an
+    assessment has them; without them the page lists the failed blockers instead."""
+    from flask import render_template
+
+    from bcapi.http.web import DecisionForm
+
+    case = body(api.get(f"/api/v1/cases/{three_cases['derm']['id']}", as_="board"))
+    assessment = {**case["latest_assessment"], "rating_reasons": [
+        {"rating": "red", "criterion": "conflicts_of_interest", "rule_id": "COI-INDEPENDENT-SCRUTINY",
+         "severity": "blocker", "reason": "A blocker failed: the conflict was not scrutinised independently."}],
+        "path_to_green": [{"rule_id": "COI-INDEPENDENT-SCRUTINY", "criterion": "conflicts_of_interest",
+                           "severity": "blocker", "title": "Scrutinise it", "fields": ["/conflicts_of_interest"],
+                           "guidance": "Ask the PCT's audit committee."}]}
+    with app.test_request_context("/dashboard"):
+        def page(assessment):
+            return render_template("case_report.html", case={**case, "days_left": 10}, assessment=assessment,
+                                   case_money={"investment": None, "savings": None, "net": None}, decisions=[],
+                                   principal=None, form=DecisionForm(rules=[]), recorded=[], criteria={
+                                       "conflicts_of_interest": "Conflicts of interest"})
+        explained, plain_page = page(assessment), page(case["latest_assessment"])
+    verdict = explained[explained.index('id="verdict"'):explained.index("Scores by criterion")]
+    assert "A blocker failed: the conflict was not scrutinised independently." in verdict
+    assert "Scrutinise it" in verdict and "(Conflicts of interest): Ask the PCT&#39;s audit committee." in verdict
+    assert 'id="holding-back"' not in explained
+    fallback = plain_page[plain_page.index('id="verdict"'):plain_page.index("Scores by criterion")]
+    assert 'id="rating-reasons"' not in fallback
+    assert "Where the provider includes the commissioners, interests are declared" in fallback
