@@ -224,10 +224,21 @@ def test_the_decision_form_refuses_what_the_api_would(api, three_cases, fields, 
 
 
 def test_a_decision_on_a_revision_the_board_has_not_seen_is_refused(api, three_cases):
+    """The board member opens revision 1; the consortium revises the case; the decision sent from
+    the page they read is refused rather than landing on revision 2 unread."""
     derm = three_cases["derm"]
-    response = decide(board_client(api), derm["id"], outcome="approved", revision="0")
+    client = board_client(api)
+    page = client.get(f"/dashboard/cases/{derm['id']}").get_data(as_text=True)
+    url = f"/api/v1/cases/{derm['id']}"
+    etag = api.get(url, as_="admin").headers["ETag"]
+    document = {**sample("dermatology-gpwsi"), "title": "GP with special interest dermatology clinic, revised"}
+    assert api.put(url, json=document, as_="admin", headers={"If-Match": etag}).status_code == 200
+    response = client.post(f"/dashboard/cases/{derm['id']}/decisions",
+                           data={"csrf_token": csrf(page), "revision": "1", "outcome": "approved"})
+    html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "The case was revised (it is now at revision 1) after you opened it" in response.get_data(as_text=True)
+    assert "The case was revised (it is now at revision 2) after you opened it" in html
+    assert '<input type="hidden" name="revision" value="2">' in html  # sending it again decides on revision 2
     assert body(api.get(f"/api/v1/cases/{derm['id']}/decisions", as_="board"))["items"] == []
 
 

@@ -202,6 +202,14 @@ def _case_page(case_id: str, form: DecisionForm | None = None, status: int = 200
                            criteria={c.id: c.title for c in app.ruleset.criteria}), status
 
 
+class _Stale(Exception):
+    """The case was revised after the board member opened its page (nothing is written)."""
+
+    def __init__(self, revision: int):
+        super().__init__(revision)
+        self.revision = revision
+
+
 def _visible_case(db_session, case_id: str):
     try:
         return cases.visible_case(db_session, case_id, current_principal())
@@ -225,22 +233,20 @@ def record_decision(case_id):
     _check_csrf()
     app = state()
     with app.db.reading() as db_session:
-        case = _visible_case(db_session, case_id)
-        assessment = cases.latest_assessment(db_session, case)
-        current = case.current_revision
+        assessment = cases.latest_assessment(db_session, _visible_case(db_session, case_id))
     form = DecisionForm(request.form, rules=_failed_rules(present.assessment_view(assessment) if assessment else None))
-    valid = form.validate()
-    if valid and form.revision.data != str(current):
-        form.form_errors.append(f"The case was revised (it is now at revision {current}) after you opened it. "
-                                "Read the new assessment, then decide again.")
-        form.revision.data = str(current)
-        valid = False
-    if valid:
-        body = form.to_request()
+    if form.validate():
         try:
             with app.db.writing() as db_session:
-                decision = decisions.decide(db_session, _visible_case(db_session, case_id), principal=current_principal(),
-                                            **body)
+                case = _visible_case(db_session, case_id)
+                db_session.refresh(case, with_for_update=True)  # no revision can land until this commits
+                if form.revision.data != str(case.current_revision):
+                    raise _Stale(case.current_revision)
+                decision = decisions.decide(db_session, case, principal=current_principal(), **form.to_request())
+        except _Stale as stale:
+            form.form_errors.append(f"The case was revised (it is now at revision {stale.revision}) after you "
+                                    "opened it. Read the new assessment, then decide again.")
+            form.revision.data = str(stale.revision)
         except Invalid as exc:
             form.form_errors.extend(message for _, message in exc.errors)
         else:

@@ -391,7 +391,8 @@ def board_view(session: Session, filters: PortfolioFilters, ruleset: Ruleset, to
     # Few red cases: read them along the index on rating and sort them. Many: walk the cases
     # newest first along ix_business_cases_submitted_at_id and stop at the `rows`th red one;
     # `rating || ''` keeps the planner off the rating index, which would sort every red case.
-    rating = BusinessCase.rating if red_total is not None and red_total <= RED_BY_RATING else BusinessCase.rating.concat("")
+    few = red_total is not None and red_total <= RED_BY_RATING
+    rating = BusinessCase.rating if few else BusinessCase.rating.concat("")
     red = list(session.scalars(filters.apply(select(BusinessCase).where(rating == "red"))
                                .order_by(BusinessCase.submitted_at.desc(), BusinessCase.id.desc()).limit(rows)))
     blockers, majors = _failed_blockers(session, {c.latest_assessment_id for c in awaiting + red} - {None}, ruleset)
