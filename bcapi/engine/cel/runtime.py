@@ -1,4 +1,4 @@
-"""Run-time support for compiled rule expressions (see `bcapi.engine.cel`).
+"""Run-time support for compiled rule expressions (see the `bcapi.engine.cel` package).
 
 The Python code that `cel.compile_expression` generates calls these helpers for every
 operation that needs a check the plain Python operator would not make: `True + 1`, `"a" * 3`,
