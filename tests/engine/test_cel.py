@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import warnings
 from decimal import Decimal
 from pathlib import Path
 
@@ -178,7 +179,7 @@ def test_bool_is_not_a_number():
     assert "bool" in eval_error("x - y", x=1, y=False)
     assert "bool" in eval_error("-x", x=True)
     assert "compare bool with int" in eval_error("x < 1", x=True)
-    assert "size()" in eval_error("size(true)")
+    assert "size()" in eval_error("size(x)", x=True)
     assert "holds a bool" in eval_error("sum([1, true])")
     assert "bool" in eval_error("abs(x)", x=True)
     assert ev("1 == true") is False and ev("0 == false") is False and ev("x != 1", x=True) is True
@@ -206,7 +207,7 @@ def test_string_operations():
     assert ev("s.lowerAscii()", s="ÀBC") == "Àbc"
     assert ev("s.trim()", s="  a b \n") == "a b"
     assert ev("size(s)", s="πέντε") == 5 and ev("s.size()", s="abc") == 3
-    assert "contains() works on strings" in eval_error("s.contains(1)", s="a")
+    assert "contains() works on strings" in eval_error("s.contains(n)", s="a", n=1)
     assert "startsWith() works on strings" in eval_error("s.startsWith('a')", s=1)
 
 
@@ -234,7 +235,7 @@ def test_lists():
     assert "out of range" in eval_error("x[2]", x=[1, 2])
     assert "out of range" in eval_error("x[-1]", x=[1, 2])
     assert "must be an int" in eval_error("x[i]", x=[1, 2], i=True)
-    assert "must be an int" in eval_error("x[i]", x=[1, 2], i=D("1"))
+    assert "must be an int" in eval_error("x[i]", x=[1, 2], i=D("1.5"))
 
 
 def test_maps():
@@ -405,7 +406,7 @@ def test_int_double_string():
     assert ev("int(x)", x=D("2.9")) == 2 and ev("int(x)", x=D("-2.9")) == -2 and type(ev("int(2.9)")) is int
     assert ev("int('42')") == 42 and ev("int(' -7 ')") == -7
     assert "int() cannot read '4.2'" in eval_error("int('4.2')")
-    assert "int() needs" in eval_error("int(true)")
+    assert "int() needs" in eval_error("int(x)", x=True)
     assert ev("double(3)") == 3 and type(ev("double(3)")) is Decimal
     assert ev("double('12.50')") == D("12.50")
     assert "double() cannot read" in eval_error("double('NaN')")
@@ -413,7 +414,7 @@ def test_int_double_string():
     assert ev("string(x)", x=D("1E+3")) == "1000"
     assert ev("string(12)") == "12" and ev("string(true)") == "true"
     assert ev("string(x)", x=datetime.date(2009, 4, 1)) == "2009-04-01"
-    assert "string() cannot convert list" in eval_error("string([1])")
+    assert "string() cannot convert list" in eval_error("string(x)", x=[1])
 
 
 def test_abs_round_sum_min_max():
@@ -439,7 +440,7 @@ def test_dates():
     assert "not a real date" in eval_error("date('2023-02-29')")
     for text in ("2024-2-1", "2024-02-01T00:00", "20240201", "01/02/2024", ""):
         assert "YYYY-MM-DD" in eval_error("date(x)", x=text)
-    assert "days_between() needs two dates" in eval_error("days_between('2020-01-01', date('2020-01-02'))")
+    assert "days_between() needs two dates" in eval_error("days_between(s, date('2020-01-02'))", s="2020-01-01")
 
 
 def test_money_pct_num():
@@ -450,8 +451,8 @@ def test_money_pct_num():
     assert ev("money(0.004)") == "£0" and ev("money(-0.004)") == "£0"
     assert ev("pct(70)") == "70%" and ev("pct(12.50)") == "12.5%"
     assert ev("num(1234.50)") == "1,234.5" and ev("num(1234567)") == "1,234,567" and ev("num(0.0)") == "0"
-    assert "money() needs a number" in eval_error("money('1')")
-    assert "pct() needs a number, not bool" in eval_error("pct(true)")
+    assert "money() needs a number" in eval_error("money(s)", s="1")
+    assert "pct() needs a number, not bool" in eval_error("pct(x)", x=True)
 
 
 # --- compile-time errors ------------------------------------------------------------------
@@ -607,6 +608,88 @@ def test_compiled_expressions_are_deterministic_and_reusable():
 def test_expression_text_never_becomes_code():
     hostile = "{'__import__(\"os\").system(\"false\")': 1}.size() == 1 && 'a\\'; import os' != ''"
     assert ev(hostile) is True
+
+
+# --- found by a differential fuzz against Google's CEL (issue 15) --------------------------
+
+@pytest.mark.parametrize("source, message", [
+    ('(1).endsWith("x")', 'endsWith() needs a string, not a number: 1'),
+    ("(1).startsWith(s)", "startsWith() needs a string, not a number: 1"),
+    ("(-2).trim()", "trim() needs a string, not a number: -2"),
+    ("(0).lowerAscii()", "lowerAscii() needs a string, not a number: 0"),
+    ("[1].contains('a')", "contains() needs a string, not a list: [1]"),
+    ("'abc'.endsWith(2.5)", "endsWith() needs a string, not a number: 2.5"),
+    ("size(1 + 2)", "size() needs a string, a list or a map, not a number: 1 + 2"),
+])
+def test_a_call_that_cannot_work_on_its_operand_is_a_type_error_at_load(source, message):
+    # It used to write `1.endswith(...)` into the generated Python: a SyntaxError, not a CelError.
+    error = compile_error(source, {"s": None})
+    assert type(error) is CelTypeError and error.message == message
+
+
+def test_string_methods_on_a_value_of_unknown_kind_still_fail_when_run():
+    assert eval_error("x.endsWith('a')", x=1) == "endsWith() works on strings, not int"
+    assert eval_error("x.lowerAscii()", x=D("2.5")) == "lowerAscii() works on strings, not decimal"
+
+
+@pytest.mark.parametrize("source", ["('a' + 'b')['k']", "(1 + 2)['k']", "('a' + 'b').k"])
+def test_indexing_a_value_that_is_no_map_compiles_without_a_python_warning(source):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled = compile_expression(source, {})
+    assert [str(w.message) for w in caught] == []
+    with pytest.raises(CelEvalError, match="not a map, so it has no field 'k'"):
+        _both(compiled, {})
+
+
+def test_true_and_1_false_and_0_are_different_map_keys():
+    assert ev("1 in {true: 1}") is False and ev("0 in {false: 1}") is False
+    assert ev("true in {1: 'a'}") is False and ev("true in {true: 'a'}") is True
+    assert ev("size({false: 1, 0: 2})") == 2
+    assert ev("{false: 1, 0: 2}[false]") == 1 and ev("{false: 1, 0: 2}[0]") == 2
+    assert ev("{true: 'a', 1: 'b'}[x]", x=1) == "b" and ev("{true: 'a', 1: 'b'}[x]", x=True) == "a"
+    assert eval_error("{true: 1}[1]") == "no such key 1 in {true: 1}"
+    assert eval_error("{1: 1}[true]") == "no such key true in {1: 1}"
+    assert "duplicate key true" in eval_error("{true: 1, true: 2}")
+    # a macro over the map sees the keys themselves
+    assert ev("{true: 1, 1: 2}.map(k, k)") == [True, 1]
+    assert ev("{true: 1}.all(k, k)") is True
+    assert ev("{true: 1, 1: 2} == {1: 2, true: 1}") is True and ev("{true: 1} == {1: 1}") is False
+
+
+def test_a_map_from_outside_with_a_bool_key_is_read_the_same_way():
+    assert ev("m[true]", m={True: "yes"}) == "yes"
+    assert ev("1 in m", m={True: "yes"}) is False
+    assert eval_error("m[1]", m={True: "yes"}) == "no such key 1 in m"
+
+
+@pytest.mark.parametrize("source", ["null in {'a': 1}", "[1] in {'a': 1}", "{'a': 1} in {'a': 1}",
+                                    "date('2020-01-01') in {'a': 1}"])
+def test_in_on_a_map_with_a_value_that_cannot_be_a_key_is_an_error(source):
+    # CEL: no matching overload. It used to answer false.
+    assert eval_error(source).startswith("'in' on a map needs a key to look for (a string, number or bool), not ")
+
+
+def test_a_whole_number_decimal_is_a_list_index_and_a_map_key():
+    xs = [10, 20, 30, 40]
+    assert ev("xs[size(xs) / 2]", xs=xs) == 30
+    assert ev("xs[2.0]", xs=xs) == 30 and ev("get(xs[1.0], 0)", xs=xs) == 20
+    assert ev("{1: 'x'}[1.0]") == "x" and ev("1.0 in {1: 'x'}") is True and ev("2.0 in {1: 'x'}") is False
+    assert ev("1.5 in {1: 'x'}") is False
+    assert eval_error("xs[size(xs) / 3]", xs=xs).startswith(
+        "a list index must be an int or a whole-number decimal, not 1.333333333333333333333333333 (a decimal)")
+    assert eval_error("{1: 'x'}[1.5]") == "no such key 1.5 (a decimal) in {1: 'x'}"
+    assert "a map key must be a string, int or bool, not decimal" in eval_error("{1.0: 'x'}")
+
+
+@pytest.mark.parametrize("source", ["1.", "1.e5", "[1.]", "-3."])
+def test_a_number_needs_a_digit_after_its_point(source):
+    error = compile_error(source, {})
+    assert type(error) is CelSyntaxError and "a number needs a digit after its '.'" in error.message
+
+
+def test_numbers_that_cel_reads_still_read():
+    assert ev(".5") == D("0.5") and ev("1.5e2") == 150 and ev("2e3") == 2000 and ev("-0.25") == D("-0.25")
 
 
 # --- CEL conformance subset ---------------------------------------------------------------

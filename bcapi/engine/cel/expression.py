@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from .functions import RUNTIME
+from .functions import RUNTIME, compile_generated
 from .generator import Generator
 from .parser import parse
 from .runtime import CelSyntaxError
@@ -57,5 +57,5 @@ def compile_expression(source: str, variables: Mapping[str, dict | None]) -> Com
     namespace: dict[str, Any] = dict(RUNTIME)
     namespace.update(checked.constants)
     namespace.update(fast.constants)
-    exec(compile(python_source, f"<rule expression {source[:60]!r}>", "exec"), namespace)  # noqa: S102
+    exec(compile_generated(python_source, f"<rule expression {source[:60]!r}>"), namespace)  # noqa: S102
     return Compiled.create(source, tuple(fast.paths), schema_of(result.ty), python_source, namespace["_fast"])

@@ -6,11 +6,13 @@ To add a function: its entry in FUNCTIONS (or METHODS), its helper in `runtime` 
 """
 from __future__ import annotations
 
+import warnings
 from decimal import Decimal
+from types import CodeType
 from typing import Any
 
 from . import runtime as rt
-from .runtime import CelEvalError
+from .runtime import CelEvalError, CelTypeError
 
 MACROS = {"all": (2,), "exists": (2,), "exists_one": (2,), "map": (2, 3), "filter": (2,)}
 # name: (arities, kind of the result)
@@ -27,6 +29,24 @@ HELPERS = {"size": rt.size, "int": rt.to_int, "double": rt.to_decimal, "string":
            "date": rt.to_date, "days_between": rt.days_between, "money": rt.money, "pct": rt.pct,
            "num": rt.num, "contains": rt.contains, "startsWith": rt.starts_with, "endsWith": rt.ends_with,
            "matches": rt.matches_dynamic, "lowerAscii": rt.lower_ascii, "trim": rt.trim}
+
+# The kinds of value each operand may be (a method's receiver first), as far as the code
+# generator knows them at load ('num', 'str', 'bool', 'list', 'map', 'date', 'null'): a call
+# that cannot work, such as `(1).endsWith("x")`, is an error then, as in CEL's type checker.
+# A function not listed here is checked when it runs only.
+_TEXT, _NUMBER = frozenset({"str"}), frozenset({"num"})
+OPERAND_KINDS = {
+    "contains": (_TEXT, _TEXT), "startsWith": (_TEXT, _TEXT), "endsWith": (_TEXT, _TEXT),
+    "matches": (_TEXT, _TEXT), "lowerAscii": (_TEXT,), "trim": (_TEXT,),
+    "size": (frozenset({"str", "list", "map"}),), "abs": (_NUMBER,), "round": (_NUMBER, _NUMBER),
+    "sum": (frozenset({"list"}),), "min": (frozenset({"list"}),), "max": (frozenset({"list"}),),
+    "int": (frozenset({"num", "str"}),), "double": (frozenset({"num", "str"}),),
+    "string": (frozenset({"num", "str", "bool", "date"}),), "date": (frozenset({"str", "date"}),),
+    "days_between": (frozenset({"date"}), frozenset({"date"})),
+    "money": (_NUMBER,), "pct": (_NUMBER,), "num": (_NUMBER,),
+}
+KIND_NAMES = {"num": "a number", "str": "a string", "bool": "a bool", "date": "a date", "list": "a list",
+              "map": "a map", "null": "null"}  # in this order in messages
 
 # The names generated code may use, besides its own temporaries and constants.
 RUNTIME: dict[str, Any] = {
@@ -54,3 +74,16 @@ RUNTIME["_Fallback"] = _Fallback
 # Functions that cost a call into the run-time helpers: worth computing once when repeated.
 COSTLY_FUNCTIONS = frozenset({"date", "days_between", "round", "money", "pct", "num", "string", "int", "double",
                               "min", "max", "sum"})
+
+
+def compile_generated(python_source: str, filename: str) -> CodeType:
+    """Compile generated source. The generator must never write code Python refuses or warns
+    about (a SyntaxWarning such as `'ab'['k']` is an error here too); if it ever does, that is
+    reported as a problem with the expression, not as a Python traceback."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SyntaxWarning)
+            return compile(python_source, filename, "exec")
+    except SyntaxError as exc:
+        raise CelTypeError(f"the expression could not be compiled (an internal error, please report it: "
+                           f"{exc.msg})") from None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from .functions import FUNCTIONS, MACROS, METHODS
-from .gen_values import Val, is_macro, suggest
+from .functions import FUNCTIONS, KIND_NAMES, MACROS, METHODS, OPERAND_KINDS
+from .gen_values import Val, is_macro, is_name, suggest
 from .nodes import Call, Index, Lit, Node, Select
 from .schema_types import Type, index_type, without_null
 
@@ -34,11 +34,22 @@ class CallsMixin:
         if not self.checked and node.name == "sum" and node.target is None and is_macro(node.args[0], "map", 2):
             return self._fused_sum(node.args[0])
         vals = self.gen_all(operands + node.args)
+        self._check_kinds(node, vals)
         fast = None if self.checked else self._fast_call(node.name, vals)
         if fast is not None:
             return fast
         elem_kind = vals[0].elem if node.name in ("min", "max") and vals[0].kind == "list" else None
         return Val(f"_f_{node.name}({', '.join(v.code for v in vals)})", False, kind or elem_kind)
+
+    def _check_kinds(self, node: Call, vals: list[Val]) -> None:
+        """A type error for an operand whose kind is known and rules the call out."""
+        operands = [node.target, *node.args] if node.target is not None else node.args
+        for operand, val, allowed in zip(operands, vals, OPERAND_KINDS.get(node.name, ())):
+            if val.kind is not None and val.kind not in allowed:
+                names = [name for kind, name in KIND_NAMES.items() if kind in allowed]
+                wanted = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+                raise self.type_error(f"{node.name}() needs {wanted}, not {KIND_NAMES[val.kind]}: "
+                                      f"{self.text(operand)}", operand.pos)
 
     def _fast_call(self, name: str, vals: list[Val]) -> Val | None:
         """Inline code for the hot functions, when the operands are known to suit them."""
@@ -55,7 +66,7 @@ class CallsMixin:
             return Val(f"(sum({value.code}) if _NUM.issuperset(map(type, {value.code})) else _f_sum({value.code}))",
                        False, "num")
         if name in ("contains", "startsWith", "endsWith"):
-            text, part = self.atom(vals[0]), self.atom(vals[1])
+            text, part = self._receiver(vals[0]), self.atom(vals[1])
             test = {"contains": f"{part.code} in {text.code}", "startsWith": f"{text.code}.startswith({part.code})",
                     "endsWith": f"{text.code}.endswith({part.code})"}[name]
             guards = [f"type({v.code}) is str" for v in (text, part) if v.kind != "str"]
@@ -63,17 +74,23 @@ class CallsMixin:
                 return Val(f"({test})", False, "bool")
             return Val(f"({test} if {' and '.join(guards)} else _f_{name}({text.code}, {part.code}))", False, "bool")
         if name == "lowerAscii":
-            text = self.atom(vals[0])
+            text = self._receiver(vals[0])
             return Val(f"({text.code}.lower() if type({text.code}) is str and {text.code}.isascii() "
                        f"else _f_lowerAscii({text.code}))", False, "str")
         if name == "trim":
-            text = self.atom(vals[0])
+            text = self._receiver(vals[0])
             return Val(f"({text.code}.strip() if type({text.code}) is str else _f_trim({text.code}))", False, "str")
         if name in ("min", "max") and vals[0].kind == "list" and vals[0].elem == "num":
             value = self.atom(vals[0])
             return Val(f"({name}({value.code}) if {value.code} else _f_{name}({value.code}))", False, "num")
         return None
 
+
+    def _receiver(self, val: Val) -> Val:
+        """`val` as the receiver of a Python method call in generated code: a name or a string
+        literal, never a number literal (`1.endswith(...)` does not even parse)."""
+        val = self.atom(val)
+        return val if val.kind == "str" or is_name(val.code) else self.fresh(val)
 
     def _matches_literal(self, node: Call) -> Val:
         pattern = node.args[0].value
@@ -82,6 +99,7 @@ class CallsMixin:
         except re.error as exc:
             raise self.type_error(f"invalid regular expression {pattern!r}: {exc}", node.args[0].pos) from None
         (target,) = self.gen_all([node.target])
+        self._check_kinds(node, [target])
         return Val(f"_matches({target.code}, {self.constant(compiled)})", False, "bool")
 
     # --- has(), filled(), get(): absent-tolerant paths ---

@@ -241,7 +241,9 @@ class Generator(OperatorsMixin, CallsMixin, MacrosMixin):
         path = f"{base.path}.{node.name}" if base.path else None
         if not prefix:
             self.record(path)
-        if self.checked or (base.atom and not is_name(base.code)):
+        # The helper for a literal or a value known not to be a map (it fails, and says why);
+        # Python would warn at compile time about `'ab'['k']` or `(1 + 2)['k']`.
+        if self.checked or (base.atom and not is_name(base.code)) or base.kind not in (None, "map"):
             code = f"_select({base.code}, {node.name!r}, {self.text(node.operand)!r})"
         else:
             code = f"{base.code}[{node.name!r}]"

@@ -200,6 +200,9 @@ def _literal_value(token: lark.Token, pos: Pos) -> Any:
         value = int(digits[2:], 16) if digits[:2].lower() == "0x" else int(digits)
         return -value if negative else value
     if kind == "FLOAT_LIT":
+        if not _FLOAT_TEXT.fullmatch(text):  # cel-python's lexer also takes `1.` and `1.e5`
+            raise CelSyntaxError(f"syntax error: a number needs a digit after its '.' ({text})",
+                                 column=pos.column, line=pos.line)
         return Decimal(text)
     if kind == "BOOL_LIT":
         return text == "true"
@@ -214,6 +217,8 @@ def _literal_value(token: lark.Token, pos: Pos) -> Any:
                        column=pos.column, line=pos.line)
 
 
+# CEL's FLOAT_LIT: digits after the point, or an exponent.
+_FLOAT_TEXT = re.compile(r"-?(?:[0-9]*\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+)")
 _ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v",
             "\\": "\\", "'": "'", '"': '"', "`": "`", "?": "?"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from .functions import RUNTIME
+from .functions import RUNTIME, compile_generated
 from .generator import Generator
 from .memo import memo_plan
 from .nodes import ListLit, Node, Pos
@@ -146,7 +146,7 @@ class _RuleWriter:
         namespace: dict[str, Any] = dict(RUNTIME)
         namespace.update(gen.constants)
         namespace.update(extra)
-        exec(compile(python_source, f"<rule {check[:60]!r}>", "exec"), namespace)  # noqa: S102
+        exec(compile_generated(python_source, f"<rule {check[:60]!r}>"), namespace)  # noqa: S102
         function = namespace["_rule"]
         function.python_source = python_source
         return function
