@@ -177,7 +177,7 @@ def test_bool_is_not_a_number():
     assert "bool" in eval_error("x - y", x=1, y=False)
     assert "bool" in eval_error("-x", x=True)
     assert "compare bool with int" in eval_error("x < 1", x=True)
-    assert "size()" in eval_error("size(x)", x=True)
+    assert "size()" in eval_error("size(true)")
     assert "holds a bool" in eval_error("sum([1, true])")
     assert "bool" in eval_error("abs(x)", x=True)
     assert ev("1 == true") is False and ev("0 == false") is False and ev("x != 1", x=True) is True
@@ -404,7 +404,7 @@ def test_int_double_string():
     assert ev("int(x)", x=D("2.9")) == 2 and ev("int(x)", x=D("-2.9")) == -2 and type(ev("int(2.9)")) is int
     assert ev("int('42')") == 42 and ev("int(' -7 ')") == -7
     assert "int() cannot read '4.2'" in eval_error("int('4.2')")
-    assert "int() needs" in eval_error("int(x)", x=True)
+    assert "int() needs" in eval_error("int(true)")
     assert ev("double(3)") == 3 and type(ev("double(3)")) is Decimal
     assert ev("double('12.50')") == D("12.50")
     assert "double() cannot read" in eval_error("double('NaN')")
@@ -412,7 +412,7 @@ def test_int_double_string():
     assert ev("string(x)", x=D("1E+3")) == "1000"
     assert ev("string(12)") == "12" and ev("string(true)") == "true"
     assert ev("string(x)", x=datetime.date(2009, 4, 1)) == "2009-04-01"
-    assert "string() cannot convert list" in eval_error("string(x)", x=[1])
+    assert "string() cannot convert list" in eval_error("string([1])")
 
 
 def test_abs_round_sum_min_max():
@@ -438,7 +438,7 @@ def test_dates():
     assert "not a real date" in eval_error("date('2023-02-29')")
     for text in ("2024-2-1", "2024-02-01T00:00", "20240201", "01/02/2024", ""):
         assert "YYYY-MM-DD" in eval_error("date(x)", x=text)
-    assert "days_between() needs two dates" in eval_error("days_between(s, date('2020-01-02'))", s="2020-01-01")
+    assert "days_between() needs two dates" in eval_error("days_between('2020-01-01', date('2020-01-02'))")
 
 
 def test_money_pct_num():
@@ -449,8 +449,8 @@ def test_money_pct_num():
     assert ev("money(0.004)") == "£0" and ev("money(-0.004)") == "£0"
     assert ev("pct(70)") == "70%" and ev("pct(12.50)") == "12.5%"
     assert ev("num(1234.50)") == "1,234.5" and ev("num(1234567)") == "1,234,567" and ev("num(0.0)") == "0"
-    assert "money() needs a number" in eval_error("money(s)", s="1")
-    assert "pct() needs a number, not bool" in eval_error("pct(x)", x=True)
+    assert "money() needs a number" in eval_error("money('1')")
+    assert "pct() needs a number, not bool" in eval_error("pct(true)")
 
 
 # --- compile-time errors ------------------------------------------------------------------
@@ -617,12 +617,18 @@ def test_expression_text_never_becomes_code():
     ("(0).lowerAscii()", "lowerAscii() needs a string, not a number: 0"),
     ("[1].contains('a')", "contains() needs a string, not a list: [1]"),
     ("'abc'.endsWith(2.5)", "endsWith() needs a string, not a number: 2.5"),
-    ("size(1 + 2)", "size() needs a string, a list or a map, not a number: 1 + 2"),
 ])
 def test_a_call_that_cannot_work_on_its_operand_is_a_type_error_at_load(source, message):
     # It used to write `1.endswith(...)` into the generated Python: a SyntaxError, not a CelError.
     error = compile_error(source, {"s": None})
     assert type(error) is CelTypeError and error.message == message
+
+
+def test_other_functions_check_their_operands_when_they_run_only():
+    # A ruleset with such a mistake in a rarely taken branch of a message loaded before, and
+    # still does (bench/ruleset-2026.11.0 has `string([...].filter(...))` in one).
+    assert ev("false ? string([1]) : 'x'") == "x"
+    assert ev("true || size(1) > 0") is True
 
 
 def test_string_methods_on_a_value_of_unknown_kind_still_fail_when_run():

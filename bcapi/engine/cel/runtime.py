@@ -124,7 +124,7 @@ def index(container: Any, key: Any, described: str) -> Any:
     """`container[key]`: a list by whole-number position, or a map by key."""
     kind = type(container)
     if kind is list:
-        position = _position(key)
+        position = key if type(key) is int else _position(key)
         if position is None:
             fail(f"a list index must be an int or a whole-number decimal, not {_value_text(key)} (indexing {described})")
         if not 0 <= position < len(container):
@@ -144,7 +144,7 @@ def safe_index(container: Any, key: Any) -> Any:
     """`container[key]`, or None when absent: used inside has(), filled() and get()."""
     kind = type(container)
     if kind is list:
-        position = _position(key)
+        position = key if type(key) is int else _position(key)
         if position is not None and 0 <= position < len(container):
             return container[position]
         return None
@@ -393,6 +393,8 @@ def contained_in(item: Any, container: Any) -> bool:
             return item in container
         return any(eq(item, element) for element in container)
     if type(container) is dict:
+        if type(item) is str:
+            return item in container
         if type(item) not in _KEY_TYPES:
             fail(f"'in' on a map needs a key to look for (a string, number or bool), not {type_name(item)}")
         return stored_key(container, item) is not _MISSING
