@@ -7,8 +7,10 @@ back to, and requires the same result or the same error from each.
 """
 from __future__ import annotations
 
+import copy
 import datetime
 import decimal
+import pickle
 import warnings
 from decimal import Decimal
 
@@ -659,6 +661,12 @@ def test_true_and_1_false_and_0_are_different_map_keys():
     assert ev("{true: 1, 1: 2}.map(k, k)") == [True, 1]
     assert ev("{true: 1}.all(k, k)") is True
     assert ev("{true: 1, 1: 2} == {1: 2, true: 1}") is True and ev("{true: 1} == {1: 1}") is False
+
+
+def test_a_map_with_bool_keys_survives_copying_and_pickling():
+    made = ev("{true: 'a', 1: 'b'}")
+    for copied in (copy.deepcopy(made), pickle.loads(pickle.dumps(made))):
+        assert ev("m[true] + m[1]", m=copied) == "ab" and ev("size(m)", m=copied) == 2
 
 
 def test_a_map_from_outside_with_a_bool_key_is_read_the_same_way():

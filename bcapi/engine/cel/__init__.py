@@ -43,15 +43,15 @@ Choices made where docs/rules.md leaves room (all tested in tests/engine/test_ce
 * `&&`, `||`, `?:` and the macros evaluate left to right and stop early; the first error wins
   (CEL would absorb an error that a later `true`/`false` makes irrelevant).
 * Integers are Python ints (no 64-bit overflow); there is no uint, bytes, double, type(),
-  timestamp or message type. Map keys may be strings, ints or bools.
+  timestamp or message type. Map keys may be strings, ints or bools (`true` is not the key 1).
 * `matches` uses Python's `re.search`, not RE2.
 
 Modules: `parser` (cel-python's parse tree to the AST of `nodes`), `schema_types` (static types
 from the variables' JSON Schemas), `functions` (the functions, methods and macros, and the names
 generated code may use), `generator` with `gen_operators`, `gen_calls` and `gen_macros` (checks an
 AST and writes Python source), `memo` (which sub-expressions to compute once), `expression`
-(`compile_expression`), `rule` (`compile_rule_function`) and `runtime` (the helpers the
-generated code calls).
+(`compile_expression`), `rule` (`compile_rule_function`), `runtime` (the helpers the
+generated code calls) and `keys` (map keys and list positions as CEL reads them).
 """
 from __future__ import annotations
 

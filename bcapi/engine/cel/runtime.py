@@ -17,6 +17,8 @@ from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, NoReturn
 
+from .keys import FALSE_KEY, KEY_TYPES, MISSING, TRUE_KEY, BoolKey, list_position, stored_key
+
 
 class CelError(Exception):
     """A problem with a rule expression: `message`, and where known the 1-based `line` and
@@ -124,17 +126,17 @@ def index(container: Any, key: Any, described: str) -> Any:
     """`container[key]`: a list by whole-number position, or a map by key."""
     kind = type(container)
     if kind is list:
-        position = key if type(key) is int else _position(key)
+        position = key if type(key) is int else list_position(key)
         if position is None:
             fail(f"a list index must be an int or a whole-number decimal, not {_value_text(key)} (indexing {described})")
         if not 0 <= position < len(container):
             fail(f"index {position} is out of range for {described}, which has {len(container)} items")
         return container[position]
     if kind is dict:
-        if type(key) not in _KEY_TYPES:
+        if type(key) not in KEY_TYPES:
             fail(f"a map key must be a string, number or bool, not {type_name(key)} (indexing {described})")
         stored = stored_key(container, key)
-        if stored is _MISSING:
+        if stored is MISSING:
             fail(f"no such key {_value_text(key)} in {described}")
         return container[stored]
     fail(f"cannot index {described}, {a_type(container)}; only lists and maps can be indexed")
@@ -144,22 +146,13 @@ def safe_index(container: Any, key: Any) -> Any:
     """`container[key]`, or None when absent: used inside has(), filled() and get()."""
     kind = type(container)
     if kind is list:
-        position = key if type(key) is int else _position(key)
+        position = key if type(key) is int else list_position(key)
         if position is not None and 0 <= position < len(container):
             return container[position]
         return None
-    if kind is dict and type(key) in _KEY_TYPES:
+    if kind is dict and type(key) in KEY_TYPES:
         stored = stored_key(container, key)
-        return None if stored is _MISSING else container[stored]
-    return None
-
-
-def _position(key: Any) -> int | None:
-    """A list index as an int: an int, or a whole-number Decimal (`size(xs) / 2` is one)."""
-    if type(key) is int:
-        return key
-    if type(key) is Decimal and key.is_finite() and key == key.to_integral_value():
-        return int(key)
+        return None if stored is MISSING else container[stored]
     return None
 
 
@@ -169,58 +162,6 @@ def _value_text(value: Any) -> str:
     if type(value) in (str, int, bool):
         return repr(value).lower() if type(value) is bool else repr(value)
     return type_name(value)
-
-
-class BoolKey:
-    """`true` or `false` as a key of a map literal. A Python dict takes True for 1 and False
-    for 0; CEL keeps them apart (`{true: 1, 1: 2}` has two entries, `1 in {true: 1}` is false),
-    so a map literal stores its bool keys as these two objects. A macro over the map sees
-    plain true and false."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: bool):
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "true" if self.value else "false"
-
-    def __reduce__(self) -> str:  # copies and pickles are the same two objects
-        return "TRUE_KEY" if self.value else "FALSE_KEY"
-
-
-TRUE_KEY, FALSE_KEY = BoolKey(True), BoolKey(False)
-_MISSING = object()
-_KEY_TYPES = (str, int, bool, Decimal)
-
-
-def stored_key(container: dict, key: Any) -> Any:
-    """The key of `container` that CEL takes `key` (a string, int, bool or Decimal) to name,
-    or _MISSING: a bool never names an int key nor an int a bool key, and a whole-number
-    Decimal names the int key of its value (CEL compares numbers across types)."""
-    kind = type(key)
-    if kind is str:
-        return key if key in container else _MISSING
-    if kind is bool:
-        wrapped = TRUE_KEY if key else FALSE_KEY
-        if wrapped in container:
-            return wrapped
-        for stored in container:  # a map from outside the expression may hold a plain bool
-            if stored is key:
-                return stored
-        return _MISSING
-    if kind is Decimal:
-        key = _position(key)
-        if key is None:
-            return _MISSING
-    if key not in container:
-        return _MISSING
-    if key == 0 or key == 1:  # Python finds the key True for 1, and False for 0
-        for stored in container:
-            if type(stored) is int and stored == key:
-                return stored
-        return _MISSING
-    return key
 
 
 def _check_key(key: Any) -> None:
@@ -395,9 +336,9 @@ def contained_in(item: Any, container: Any) -> bool:
     if type(container) is dict:
         if type(item) is str:
             return item in container
-        if type(item) not in _KEY_TYPES:
+        if type(item) not in KEY_TYPES:
             fail(f"'in' on a map needs a key to look for (a string, number or bool), not {type_name(item)}")
-        return stored_key(container, item) is not _MISSING
+        return stored_key(container, item) is not MISSING
     fail(f"'in' needs a list or a map on its right, not {type_name(container)}")
 
 
