@@ -9,7 +9,7 @@ two Python functions which `compile()` turns into code once:
 
 * the *fast* function does member access with plain subscripts (`doc["finance"]["total"]`) and
   arithmetic and comparison with plain operators behind cheap type guards;
-* the *checked* function does every step through a helper in `cel_runtime` that explains what
+* the *checked* function does every step through a helper in `runtime` that explains what
   went wrong. The fast function falls back to it when anything raises, so a missing key is
   reported as "no such key 'total' in doc.finance", never as a bare KeyError. Evaluation has no
   side effects, so running the expression again is safe.
