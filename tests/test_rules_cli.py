@@ -186,6 +186,18 @@ def test_every_problem_in_a_ruleset_is_reported_at_once(runner, tmp_path):
         assert any(m.startswith(expected) for m in messages), (expected, messages)
 
 
+def test_a_check_that_cannot_work_on_its_operand_is_a_problem_line_not_a_traceback(runner, tmp_path):
+    # `(1).endsWith("x")` once wrote `1.endswith(...)` into the generated Python, whose SyntaxError
+    # escaped as a traceback.
+    text = replace_in_rule(MINI, "RISK-REGISTER", "    check: filled(doc.risks)\n", "    check: (1).endsWith(\"x\")\n")
+    result = rules(runner, "check", write(tmp_path / "rules" / "ends.yaml", text))
+    assert result.exit_code == 1, result.output
+    line = line_of(text, '(1).endsWith("x")')
+    assert result.stdout.splitlines() == [
+        f"{tmp_path / 'rules' / 'ends.yaml'}:{line} RISK-REGISTER check: endsWith() needs a string, not a number: 1"]
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
 def test_the_reference_ruleset_checks_clean_in_every_format(runner):
     for fmt in ("text", "json", "github"):
         result = rules(runner, "check", RULES, "--format", fmt)
