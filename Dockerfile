@@ -23,7 +23,7 @@ WORKDIR /app
 # then the project itself, which may not add any.
 COPY deploy/requirements.lock ./deploy/
 RUN pip install --no-cache-dir --require-hashes -r deploy/requirements.lock
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY bcapi ./bcapi
 COPY rules ./rules
 COPY schemas ./schemas

@@ -4,16 +4,21 @@ Every variable is listed, with its default, in the README's configuration table.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_RULES = PROJECT_ROOT / "rules" / "reference.yaml"
-EXAMPLE_CASES = PROJECT_ROOT / "schemas" / "examples"
-DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+from bcapi import data
+
+DEFAULT_RULES = data.reference_ruleset()
+EXAMPLE_CASES = data.example_cases()
+# Relative to the working folder, as the README says: an installed bcapi has no project folder,
+# and its site-packages is no place for a database.
+DEFAULT_INSTANCE = Path("instance")
 
 
 class ConfigError(Exception):
@@ -30,6 +35,45 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from exc
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """BCAPI_PUBLIC_URL without its trailing slash: `https://host[:port][/prefix]`, nothing more."""
+    raw = (env.get("BCAPI_PUBLIC_URL") or "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
+            or parts.username or parts.password:
+        raise ConfigError(f"BCAPI_PUBLIC_URL must look like https://bcapi.example.nhs.uk (a scheme, a host, "
+                          f"an optional port and path prefix), not {raw!r}")
+    return raw.rstrip("/")
+
+
+def _networks(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    """Addresses or networks, comma-separated, as gunicorn reads them; `*` for any."""
+    entries = tuple(e.strip() for e in (env.get(name) or default).split(",") if e.strip())
+    for entry in entries:
+        if entry != "*":
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {entry!r} is not an address or network") from exc
+    return entries
+
+
+ENVIRONMENTS = ("development", "production")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -43,10 +87,27 @@ class Settings:
     cors_origins: tuple[str, ...]
     secret_key: str
     cookie_secure: bool
+    environment: str
+    secret_key_given: bool
+    public_url: str | None
+    forwarded_allow_ips: tuple[str, ...]
+    metrics_token: str | None
+
+    def check_for_service(self) -> None:
+        """What the HTTP service, but not the command line, needs: in production, a fixed
+        BCAPI_SECRET_KEY (a random one per process breaks every sign-in across workers' restarts
+        and instances)."""
+        if self.environment == "production" and not self.secret_key_given:
+            raise ConfigError("BCAPI_SECRET_KEY is not set, and BCAPI_ENV is production: set it to a long random "
+                              "value shared by every instance, e.g. the output of "
+                              "`python3 -c 'import secrets; print(secrets.token_hex(32))'`")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env
+        environment = (env.get("BCAPI_ENV") or "development").strip().lower()
+        if environment not in ENVIRONMENTS:
+            raise ConfigError(f"BCAPI_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}")
         instance = Path(env.get("BCAPI_INSTANCE_PATH") or DEFAULT_INSTANCE)
         return cls(
             database_url=env.get("BCAPI_DATABASE_URL") or f"sqlite:///{instance / 'bcapi.sqlite3'}",
@@ -61,4 +122,9 @@ class Settings:
             # Without one, sessions last as long as the process (gunicorn's preload shares it).
             secret_key=env.get("BCAPI_SECRET_KEY") or secrets.token_hex(32),
             cookie_secure=(env.get("BCAPI_COOKIE_SECURE") or "false").lower() in ("1", "true", "yes"),
+            environment=environment,
+            secret_key_given=bool(env.get("BCAPI_SECRET_KEY")),
+            public_url=_public_url(env),
+            forwarded_allow_ips=_networks(env, "BCAPI_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            metrics_token=env.get("BCAPI_METRICS_TOKEN") or None,
         )

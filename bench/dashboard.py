@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import event, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from bcapi import migrate  # noqa: E402
+from bcapi.storage import migrate  # noqa: E402
 from bcapi.services.principal import Principal  # noqa: E402
 from bcapi.config import DEFAULT_RULES  # noqa: E402
 from bcapi.storage.database import Database, make_engine  # noqa: E402

@@ -39,7 +39,7 @@ STAGES = [
     ("answer serialised (json_response / case_view_json)", {"json_response", "case_view_json"}),
     ("storing (services.cases.submit minus assess)", {"submit"}),
     ("API key lookup (auth.find_key)", {"find_key"}),
-    ("rate limiting (hardening.RateLimits)", {"count_request", "add_headers"}),
+    ("rate limiting (hardening.RateLimits)", {"charge", "add_headers"}),
     ("after-request hooks (logs, metrics, headers)", {"process_response"}),
 ]
 

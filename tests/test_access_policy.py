@@ -37,6 +37,7 @@ PUBLIC_ENDPOINTS = {"ops.healthz", "ops.readyz", "ops.metrics", "ops.swagger_ass
                     "web.sign_in", *LIBRARY_ENDPOINTS}
 # The board's web pages: a signed session cookie rather than a bearer key (tests/test_web.py).
 SESSION_ENDPOINTS = {"web.portfolio": {"board", "admin"}, "web.case_report": {"board", "admin"},
+                     "web.record_decision": {"board", "admin"},
                      "web.cases_csv": {"board", "admin"}, "web.sign_out": {"board", "admin"}}
 
 

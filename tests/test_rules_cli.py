@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from functools import lru_cache
 from pathlib import Path
 
+import click
 import jsonschema
 import pytest
 from click.testing import CliRunner
@@ -183,6 +184,18 @@ def test_every_problem_in_a_ruleset_is_reported_at_once(runner, tmp_path):
                      "FIN-TOTAL-SAVINGS-SUM when: syntax error", "RISK-REGISTER duplicate key 'check'",
                      "RISK-REGISTER rules/2/severity: 'blocking'", "COI-DECLARATIONS-PRESENT unknown criterion 'coi'"):
         assert any(m.startswith(expected) for m in messages), (expected, messages)
+
+
+def test_a_check_that_cannot_work_on_its_operand_is_a_problem_line_not_a_traceback(runner, tmp_path):
+    # `(1).endsWith("x")` once wrote `1.endswith(...)` into the generated Python, whose SyntaxError
+    # escaped as a traceback.
+    text = replace_in_rule(MINI, "RISK-REGISTER", "    check: filled(doc.risks)\n", "    check: (1).endsWith(\"x\")\n")
+    result = rules(runner, "check", write(tmp_path / "rules" / "ends.yaml", text))
+    assert result.exit_code == 1, result.output
+    line = line_of(text, '(1).endsWith("x")')
+    assert result.stdout.splitlines() == [
+        f"{tmp_path / 'rules' / 'ends.yaml'}:{line} RISK-REGISTER check: endsWith() needs a string, not a number: 1"]
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
 
 
 def test_the_reference_ruleset_checks_clean_in_every_format(runner):
@@ -512,3 +525,37 @@ def test_the_installed_console_script_gates_the_reference_ruleset():
                             text=True)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     assert "coverage: 100.0%" in tested.stdout
+
+
+# -- colour and exit codes ---------------------------------------------------------------------
+def test_check_and_test_are_coloured_only_when_forced_and_never_with_no_color(runner, tmp_path, monkeypatch):
+    broken, _, line, _ = broken_ruleset("CEL syntax error")
+    write(tmp_path / "broken.yaml", broken)
+    ruleset = write(tmp_path / "rules.yaml", MINI)
+    write(tmp_path / "tests" / "fin.yaml", f"base: {EXCELLENT}\ntests:\n  - name: wrong on purpose\n"
+                                           "    expect: {FIN-TOTAL-INVESTMENT-SUM: fail}\n")
+    for args in (["rules", "check", str(tmp_path / "broken.yaml")], ["rules", "test", str(ruleset)]):
+        monkeypatch.delenv("NO_COLOR", raising=False)
+        plain = runner.invoke(main, args)
+        coloured = runner.invoke(main, args, color=True)
+        assert plain.exit_code == coloured.exit_code == 1
+        assert "\x1b" not in plain.output  # not a terminal
+        assert "\x1b[" in coloured.stdout and click.unstyle(coloured.stdout) == plain.stdout
+        monkeypatch.setenv("NO_COLOR", "1")
+        no_color = runner.invoke(main, args, color=True)
+        assert no_color.exit_code == 1 and "\x1b" not in no_color.output
+        assert no_color.stdout == plain.stdout
+    monkeypatch.delenv("NO_COLOR")
+    check = runner.invoke(main, ["rules", "check", str(tmp_path / "broken.yaml")], color=True).stdout
+    assert check.startswith(click.style(f"{tmp_path / 'broken.yaml'}:{line}", bold=True)
+                            + " " + click.style("FIN-TOTAL-SAVINGS-SUM", fg="yellow") + " when: syntax error")
+    failing = runner.invoke(main, ["rules", "test", str(ruleset)], color=True).stdout
+    assert failing.startswith(click.style(f"FAIL {tmp_path / 'tests' / 'fin.yaml'}:3 wrong on purpose",
+                                          fg="red", bold=True) + "\n")
+
+
+@pytest.mark.parametrize("command", ["check", "test", "diff", "impact"])
+def test_every_rules_command_gives_its_exit_codes_in_its_help(runner, command):
+    text = runner.invoke(main, ["rules", command, "--help"]).stdout
+    assert "Exit codes:" in text
+    assert re.search(r"^\s+0  ", text, re.M) and re.search(r"^\s+1  ", text, re.M) and re.search(r"^\s+2  usage", text, re.M)

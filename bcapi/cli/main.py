@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from bcapi import data
+from bcapi.cli import style
 from bcapi.config import EXAMPLE_CASES, Settings
 
 
@@ -21,20 +22,24 @@ def _database():
     return Database(_settings().database_url)
 
 
-def _ruleset(path: str | None):
+def _ruleset(path: str | None, exit_code: int = 1):
     from bcapi.engine import InvalidRuleset, load_ruleset
 
     try:
         return load_ruleset(path or _settings().rules_path)
     except InvalidRuleset as exc:
         for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        raise click.exceptions.Exit(1) from None
+            click.echo(style.problem(problem), err=True)
+        raise click.exceptions.Exit(exit_code) from None
 
 
 @click.group()
-def main() -> None:
-    """bcapi: assess PbC business cases consistently."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """bcapi: assess PbC business cases consistently.
+
+    Output is coloured on a terminal only; set NO_COLOR to turn colour off."""
+    style.honour_no_color(ctx)
 
 
 # -- database --------------------------------------------------------------------------------
@@ -124,7 +129,13 @@ def serve(bind: str | None, workers: int | None, demo: bool) -> None:
     run(bind=bind, workers=workers)
 
 
+DEMO_KEYS = (("admin", None, "demo admin"), ("board", None, "demo board"),
+             ("commissioner", "EAS", "demo EAS"))
+
+
 def _prepare_demo(bind: str) -> None:
+    """Migrate, load the sample cases once, and replace the demo keys: the last start's three are
+    revoked (only hashes are stored, so they cannot be shown again) and three new ones printed."""
     from sqlalchemy import func, select
 
     from bcapi.storage import migrate
@@ -132,52 +143,88 @@ def _prepare_demo(bind: str) -> None:
     from bcapi.document import loads
     from bcapi.storage.models import BusinessCase
     from bcapi.services import cases
-    from bcapi.services.keys import create as create_key
+    from bcapi.services import keys as key_service
 
     settings = _settings()
     migrate.upgrade(settings.database_url)
     database, ruleset = _database(), _ruleset(None)
+    labels = {label for _, _, label in DEMO_KEYS}
     with database.writing() as session:
-        admin_row, admin_key = create_key(session, role="admin", label="demo admin")
-        _, board_key = create_key(session, role="board", label="demo board")
-        _, eas_key = create_key(session, role="commissioner", consortium="EAS", label="demo EAS")
+        for row in key_service.listing(session):
+            if row.label in labels and row.revoked_at is None:
+                key_service.revoke(session, row.id)
+        created = [key_service.create(session, role=role, consortium=consortium, label=label)
+                   for role, consortium, label in DEMO_KEYS]
         if not session.scalar(select(func.count()).select_from(BusinessCase)):
-            admin = Principal(admin_row.id, "admin", None, "demo admin")
+            admin = Principal(created[0][0].id, "admin", None, "demo admin")
             for path in sorted(EXAMPLE_CASES.glob("*.json")):
                 raw = path.read_text(encoding="utf-8")
                 cases.submit(session, document=loads(raw), raw=raw, principal=admin, ruleset=ruleset)
+    (_, admin_key), (_, board_key), (_, eas_key) = created
+    url = f"http://{bind}"
     click.echo(f"database: {settings.database_url}\n"
-               f"demo keys (new each start):\n  admin:               {admin_key}\n"
-               f"  board:               {board_key}\n  commissioner (EAS):  {eas_key}\n"
-               f"try: curl -H 'Authorization: Bearer {eas_key}' http://{bind}/api/v1/cases")
+               f"demo keys (replaced at each start; the last start's no longer work):\n"
+               f"  admin:               {admin_key}\n"
+               f"  board:               {board_key}\n"
+               f"  commissioner (EAS):  {eas_key}\n"
+               f"board dashboard: {url}/dashboard  (sign in with the board key)\n"
+               f"API docs:        {url}/api/v1/docs\n"
+               f"try: curl -H 'Authorization: Bearer {eas_key}' {url}/api/v1/cases\n"
+               f"for the README's walk-through:\n"
+               f"  export BCAPI_URL={url} KEY={eas_key}")
 
 
 # -- offline assessment ----------------------------------------------------------------------
+RATING_ORDER = ("red", "amber", "green")  # worst first: red <= amber <= green
+
+
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False), help="ruleset file")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def assess(file: Path, rules_path: str | None, fmt: str) -> None:
-    """Assess a business-case FILE offline, as the API would."""
+@click.option("--fail-on", type=click.Choice(["red", "amber"]),
+              help="exit 1 when the rating is this or worse (red <= amber <= green)")
+def assess(file: Path, rules_path: str | None, fmt: str, fail_on: str | None) -> None:
+    """Assess a business-case FILE offline, as the API would.
+
+    The text report opens with what sets the rating and the rules to fix for green.
+
+    \b
+    Exit codes:
+      0  assessed (and, with --fail-on, the rating is better than that level)
+      1  with --fail-on: the rating is at or below that level
+      2  usage or document error: FILE unreadable, not JSON, or not a valid
+         business case (each problem printed with its JSON pointer), or the
+         ruleset has problems
+    """
     from bcapi.document import JSONBodyError, dumps, loads, validate_document
     from bcapi.cli.report import render_text
     from bcapi.services.assessments import dry_run
 
-    ruleset = _ruleset(rules_path)
     try:
-        document = loads(file.read_bytes())
+        raw = file.read_bytes()
+    except OSError as exc:
+        click.echo(f"{file}: cannot read the file: {exc.strerror or exc}", err=True)
+        raise click.exceptions.Exit(2) from None
+    ruleset = _ruleset(rules_path, exit_code=2)
+    try:
+        document = loads(raw)
     except JSONBodyError as exc:
-        raise click.ClickException(str(exc)) from None
+        click.echo(f"{file}: not valid JSON: {exc}", err=True)
+        raise click.exceptions.Exit(2) from None
     errors = validate_document(document)
     if errors:
         for error in errors:
             click.echo(f"{file}: {error.pointer or '/'}: {error.detail}", err=True)
+        click.echo(f"{file}: {len(errors)} problem(s); not assessed", err=True)
         raise click.exceptions.Exit(2)
     result = dry_run(document, ruleset)
     if fmt == "json":
         click.echo(dumps(result, indent=2))
     else:
-        click.echo(render_text(result, color=sys.stdout.isatty()))
+        click.echo(render_text(result))
+    if fail_on and RATING_ORDER.index(result["rating"]) <= RATING_ORDER.index(fail_on):
+        raise click.exceptions.Exit(1)
 
 
 # -- schemas ---------------------------------------------------------------------------------
@@ -186,7 +233,7 @@ def schema() -> None:
     """The published JSON Schema of the document."""
 
 
-SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "business-case.v1.schema.json"
+SCHEMA_FILE = data.document_schema()
 
 
 @schema.command("export")
@@ -197,6 +244,17 @@ def schema_export(output: Path) -> None:
     from bcapi.document.jsonschema import document_json_schema
 
     output.write_text(json.dumps(document_json_schema(), indent=2, default=float) + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}")
+
+
+@schema.command("openapi")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=data.openapi_document(),
+              show_default=True)
+def schema_openapi(output: Path) -> None:
+    """Write the OpenAPI document the service serves at /api/v1/openapi.json (reference ruleset)."""
+    from bcapi.http.app import openapi_document
+
+    output.write_text(json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     click.echo(f"wrote {output}")
 
 

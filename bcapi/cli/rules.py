@@ -14,12 +14,15 @@ from typing import Any, Iterator
 
 import click
 
+from bcapi.cli import style
 from bcapi.config import DEFAULT_RULES
 
 
 @click.group()
-def rules() -> None:
+@click.pass_context
+def rules(ctx: click.Context) -> None:
     """Check, test and compare rulesets."""
+    style.honour_no_color(ctx)
 
 
 def _version() -> str:
@@ -37,9 +40,16 @@ def _version() -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
               show_default=True, help="github: workflow annotations on the YAML lines; sarif: code scanning")
 def check(paths: tuple[Path, ...], fmt: str) -> None:
-    """Report every problem in each ruleset (default: the reference ruleset); exit 1 on any.
+    """Report every problem in each ruleset (default: the reference ruleset).
 
-    Each problem is `file:line rule-id message`."""
+    Each problem is `file:line rule-id message`.
+
+    \b
+    Exit codes:
+      0  every ruleset is sound
+      1  at least one problem (all of them are listed)
+      2  usage error (an unknown option or format)
+    """
     from bcapi.engine import InvalidRuleset, load_ruleset
     from bcapi.engine import problem_report as report
 
@@ -47,7 +57,8 @@ def check(paths: tuple[Path, ...], fmt: str) -> None:
     for path in paths or (Path(report.shown_path(DEFAULT_RULES)),):
         try:
             ruleset = load_ruleset(path)
-            click.echo(f"{path}: ok ({len(ruleset.rules)} rules, digest {ruleset.digest[:12]})", err=True)
+            click.echo(f"{path}: {style.good('ok')} ({len(ruleset.rules)} rules, digest {ruleset.digest[:12]})",
+                       err=True)
         except InvalidRuleset as exc:
             problems.extend(exc.problems)
     if fmt == "sarif":
@@ -55,9 +66,10 @@ def check(paths: tuple[Path, ...], fmt: str) -> None:
     elif fmt == "json":
         click.echo(report.render_json(problems))
     elif problems:
-        click.echo(report.render_github(problems) if fmt == "github" else report.render_text(problems))
+        click.echo(report.render_github(problems) if fmt == "github"
+                   else "\n".join(style.problem(p) for p in problems))
     if problems:
-        click.echo(f"{len(problems)} problem(s)", err=True)
+        click.echo(style.bad(f"{len(problems)} problem(s)"), err=True)
         raise click.exceptions.Exit(1)
 
 
@@ -71,7 +83,15 @@ def check(paths: tuple[Path, ...], fmt: str) -> None:
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path),
               help="also write the results as JUnit XML to this file")
 def test(path: Path | None, tests_dir: Path | None, min_coverage: float, junit_path: Path | None) -> None:
-    """Run the ruleset's own fixtures; show expected against actual; report coverage."""
+    """Run the ruleset's own fixtures; show expected against actual; report coverage.
+
+    \b
+    Exit codes:
+      0  every fixture passed and coverage is at least --min-coverage
+      1  a fixture failed, coverage is below --min-coverage, or the ruleset
+         has problems (listed)
+      2  usage error (an unknown option, a PATH that is a folder)
+    """
     from bcapi.engine import InvalidRuleset, load_ruleset
     from bcapi.engine.ruletests import junit_xml, run_rule_tests
 
@@ -82,7 +102,7 @@ def test(path: Path | None, tests_dir: Path | None, min_coverage: float, junit_p
         ruleset = load_ruleset(path)
     except InvalidRuleset as exc:
         for problem in exc.problems:
-            click.echo(str(problem))
+            click.echo(style.problem(problem))
         raise click.exceptions.Exit(1) from None
     folder = tests_dir or path.parent / "tests"
     report = run_rule_tests(ruleset, sorted(folder.glob("*.yaml")))
@@ -90,14 +110,19 @@ def test(path: Path | None, tests_dir: Path | None, min_coverage: float, junit_p
         junit_path.write_text(junit_xml(report), encoding="utf-8")
     failed = report.failures
     for result in failed:
-        click.echo(result.describe())
-    click.echo(f"{len(report.results) - len(failed)} passed, {len(failed)} failed")
-    click.echo(f"coverage: {report.coverage_pct:.1f}% ({len(report.covered)} of {len(ruleset.rules)} rules "
-               "have a passing and a failing fixture)")
+        head, _, rest = result.describe().partition("\n")
+        click.echo(style.bad(head) + (f"\n{rest}" if rest else ""))
+    passed = len(report.results) - len(failed)
+    click.echo(f"{style.good(f'{passed} passed')}, "
+               + (style.bad(f"{len(failed)} failed") if failed else f"{len(failed)} failed"))
+    low = report.coverage_pct < min_coverage
+    coverage = f"coverage: {report.coverage_pct:.1f}%"
+    click.echo(f"{style.bad(coverage) if low else style.good(coverage) if not report.uncovered else coverage} "
+               f"({len(report.covered)} of {len(ruleset.rules)} rules have a passing and a failing fixture)")
     for rule_id in report.uncovered:
-        click.echo(f"  uncovered: {rule_id} ({report.missing(rule_id)})")
-    if report.coverage_pct < min_coverage:
-        click.echo(f"coverage {report.coverage_pct:.1f}% is below the minimum, {min_coverage:g}%")
+        click.echo(f"  {style.warn('uncovered:')} {rule_id} ({report.missing(rule_id)})")
+    if low:
+        click.echo(style.bad(f"coverage {report.coverage_pct:.1f}% is below the minimum, {min_coverage:g}%"))
     if failed or report.coverage_pct < min_coverage:
         raise click.exceptions.Exit(1)
 
@@ -143,7 +168,14 @@ def _load_source(spec: str, side: str, same_as=None):
 def diff(old: str, new: str, fmt: str) -> None:
     """Rules added, removed and changed, and changed parameters, weights and thresholds.
 
-    OLD and NEW are files or git revisions of one (main:rules/reference.yaml)."""
+    OLD and NEW are files or git revisions of one (main:rules/reference.yaml).
+
+    \b
+    Exit codes:
+      0  compared (whether or not anything changed)
+      1  a ruleset cannot be read or has problems (listed)
+      2  usage error
+    """
     from bcapi.engine import rulediff
 
     before = _load_source(old, "old")
@@ -192,7 +224,15 @@ def _progress(count) -> Iterator[Any]:
 def impact(base: str, head: str, case_dirs: tuple[Path, ...], database_url: str | None, fmt: str,
            fail_on_change: bool, jobs: int | None, max_rows: int) -> None:
     """Assess every case under BASE and HEAD and report what changes: per case the rating, score
-    and findings before and after; overall how many cases change rating, which way, by criterion."""
+    and findings before and after; overall how many cases change rating, which way, by criterion.
+
+    \b
+    Exit codes:
+      0  compared (with --fail-on-change: and no case's rating changed)
+      1  with --fail-on-change a rating changed; or a ruleset or the database
+         cannot be read
+      2  usage error (neither or both of --cases and --database)
+    """
     from bcapi.engine import impact_report
     from bcapi.engine.impact import Comparison, ImpactSummary, InvalidCase
     from bcapi.engine.parallel import ordered_map

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .evaluate import NOT_APPLICABLE, PASS, quick_constructor
+from .explain import explain
 from .model import Assessment, Criterion, CriterionResult, Finding, RuleOutcome, Ruleset
 
 HUNDRED = Decimal(100)
@@ -48,10 +49,23 @@ def assess(document: dict[str, Any], ruleset: Ruleset) -> Assessment:
         by_status[finding.status].append(finding)
     # A case is only as good as its weakest criterion: strength elsewhere cannot buy it back.
     rating = max((_rating(score, blocked, ruleset), *(c.rating for c in criteria)), key=WORSE.__getitem__)
+    ordered = (*by_status["error"], *by_status["fail"], *by_status["pass"], *by_status["not_applicable"])
+    reasons, path = explain(rating, score, criteria, ordered, ruleset.thresholds, ruleset.severity_weights,
+                            failed=(*by_status["error"], *by_status["fail"]),
+                            applicable=_applicable_weight(prepared, counts) if prepared.exact_sums else None)
     return Assessment(
-        ruleset=ruleset.ref(), rating=rating, score=score, criteria=criteria,
-        findings=(*by_status["error"], *by_status["fail"], *by_status["pass"], *by_status["not_applicable"]),
-        figures=money_figures(document))
+        ruleset=ruleset.ref(), rating=rating, score=score, criteria=criteria, findings=ordered,
+        figures=money_figures(document), rating_reasons=reasons, path_to_green=path)
+
+
+def _applicable_weight(prepared: "_Prepared", counts: list[int]):
+    """`applicable(criterion_id)`: the weight a criterion's score divides by (explain's input),
+    from the counts it was scored from."""
+    def applicable(criterion_id: str) -> Decimal:
+        groups = next(groups for criterion, groups in prepared.criteria if criterion.id == criterion_id)
+        return sum((weight * (counts[slot] + counts[slot + 1] + counts[slot + 3]) for slot, weight, _ in groups),
+                   Decimal(0))
+    return applicable
 
 
 _STATUS_CODE = {"pass": 0, "fail": 1, "not_applicable": 2, "error": 3}  # an unknown status is a KeyError

@@ -131,8 +131,43 @@ class CriterionResult:
 
 
 @dataclass(frozen=True)
+class RatingReason:
+    """One thing that holds a rating below green: a failed blocker or major rule (`rule_id` set),
+    or a score under a threshold (a criterion's, or with `criterion` None the overall score)."""
+
+    rating: str  # "red" or "amber": the rating this reason alone would cap the case at
+    criterion: str | None
+    rule_id: str | None
+    severity: str | None
+    reason: str  # one plain sentence
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rating": self.rating, "criterion": self.criterion, "rule_id": self.rule_id,
+                "severity": self.severity, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """A failed (or erroring) rule on the shortest path to green, with what to do about it."""
+
+    rule_id: str
+    criterion: str
+    severity: str
+    title: str
+    fields: tuple[str, ...]
+    guidance: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule_id": self.rule_id, "criterion": self.criterion, "severity": self.severity,
+                "title": self.title, "fields": list(self.fields), "guidance": self.guidance}
+
+
+@dataclass(frozen=True)
 class Assessment:
-    """What the engine says of one document under one ruleset: deterministic."""
+    """What the engine says of one document under one ruleset: deterministic.
+
+    `rating_reasons` and `path_to_green` (bcapi.engine.explain) are empty for a green case.
+    """
 
     ruleset: dict[str, str]
     rating: str
@@ -140,12 +175,16 @@ class Assessment:
     criteria: tuple[CriterionResult, ...]
     findings: tuple[Finding, ...]
     figures: dict[str, Any] = field(default_factory=dict)  # money in play, for dashboards
+    rating_reasons: tuple[RatingReason, ...] = ()
+    path_to_green: tuple[PathStep, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ruleset": dict(self.ruleset),
             "rating": self.rating,
             "score": self.score,
+            "rating_reasons": [r.to_dict() for r in self.rating_reasons],
+            "path_to_green": [s.to_dict() for s in self.path_to_green],
             "criteria": [c.to_dict() for c in self.criteria],
             "findings": [f.to_dict() for f in self.findings],
         }

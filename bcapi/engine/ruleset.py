@@ -22,12 +22,14 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+from bcapi import data
+
 from . import cel
 from .evaluate import RuleCompileError, compile_rule
 from .model import Criterion, Rule, Ruleset, Source
 from .schema_paths import document_schema, pointer_exists
 
-RULESET_SCHEMA_PATH = Path(__file__).resolve().parent.parent.parent / "schemas" / "ruleset.schema.json"
+RULESET_SCHEMA_PATH = data.ruleset_schema()
 
 
 @dataclass(frozen=True)

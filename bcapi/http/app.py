@@ -21,6 +21,7 @@ API_VERSION = "1"
 def create_app(env: Mapping[str, str] | None = None, *, database: Database | None = None) -> Flask:
     """Build the app from the environment (or `env`, for tests). Refuses to start on a bad ruleset."""
     settings = Settings.from_env(env)
+    settings.check_for_service()  # in production, refuses to start without BCAPI_SECRET_KEY
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.session_interface = CookieSessions()
     app.json_provider_class = DecimalJSONProvider
@@ -39,6 +40,21 @@ def create_app(env: Mapping[str, str] | None = None, *, database: Database | Non
     app.extensions["bcapi_rate_limits"] = hardening.init_app(app, settings)
     _register_routes(app)
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document as served, for the reference ruleset (`bcapi schema openapi`)."""
+    import json
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app({"BCAPI_DATABASE_URL": "sqlite://", "BCAPI_INSTANCE_PATH": folder,
+                          "BCAPI_LOG_LEVEL": "WARNING", "BCAPI_RATE_LIMIT": ""})
+        try:
+            with app.test_client() as client:
+                return json.loads(client.get(f"/api/v1/{app.config['OPENAPI_JSON_PATH']}").data)
+        finally:
+            app.extensions["bcapi"].db.dispose()
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -83,8 +99,11 @@ def _register_routes(app: Flask) -> None:
     from bcapi.http import ops, web
     from bcapi.http.api import admin, assessments, cases, dashboard, decisions
     from bcapi.document.jsonschema import marshmallow_plugin
+    from bcapi.http.api.openapi import Examples, OpenAPIPlugin
 
-    api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin()})
+    examples = Examples(app.extensions["bcapi"].ruleset)
+    api = Api(app, spec_kwargs={"marshmallow_plugin": marshmallow_plugin(),
+                                "extra_plugins": [OpenAPIPlugin(examples)]})
     for blueprint in (cases.blp, assessments.blp, decisions.blp, dashboard.blp, admin.blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(ops.blp)

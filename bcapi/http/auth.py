@@ -7,12 +7,14 @@ a new route is closed until someone says who may call it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from typing import Callable
 
 from flask import Flask, current_app, g, request, session
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 
-from bcapi.storage.models import ApiKey, utcnow
+from bcapi.storage.models import ApiKey, WebSession, utcnow
 from bcapi.http.problems import Problem
 from bcapi.services.principal import ROLES, Principal, hash_key
 
@@ -96,21 +98,35 @@ def principal_for(key: ApiKey | tuple | None) -> Principal:
 
 
 def enforce_policy() -> None:
-    """Before every request: authenticate if the route needs it, then check the route's policy."""
-    if request.method == "OPTIONS" or request.endpoint is None:
-        return  # Flask answers these itself (404/405 are raised later and rendered as problems)
+    """Before every request: authenticate if the route needs it, then check the route's policy.
+
+    Each request is counted against a rate limit here, once it is known whose it is: a valid
+    key's allowance, or else the client address's (no key, a failed key, a public route).
+    """
+    limits = current_app.extensions["bcapi_rate_limits"]
+    if request.method == "OPTIONS":
+        return  # CORS preflights: Flask answers these itself
+    if request.endpoint is None:
+        limits.count_address()  # 404 and 405 (raised later, rendered as problems): scanners pay too
+        return
     roles = allowed_roles(request.endpoint)
     if roles is None:
         raise Problem(403, "This route has no access policy, so it is closed.")
     if PUBLIC in roles:
+        limits.count_address()
         return
     view = current_app.view_functions[request.endpoint]
-    if getattr(view, "credential", "bearer") == "session":
-        g.principal = session_principal()
-        if g.principal is None:
-            raise SignInRequired()
-    else:
-        g.principal = authenticate()
+    try:
+        if getattr(view, "credential", "bearer") == "session":
+            g.principal = session_principal()
+            if g.principal is None:
+                raise SignInRequired()
+        else:
+            g.principal = authenticate()
+    except (Problem, SignInRequired):
+        limits.count_address()  # a 429 here, once the address's allowance is spent, rather than the 401
+        raise
+    limits.count_key(g.principal.key_id)
     if g.principal.role not in roles:
         raise Problem(403, f"A {g.principal.role} key may not do this.")
 
@@ -119,12 +135,48 @@ class SignInRequired(Exception):
     """A web page was asked for without a valid session; the web layer sends the sign-in page."""
 
 
+SESSION_LIFETIME = dt.timedelta(hours=8)
+
+
+def _session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def start_session(principal: Principal) -> None:
+    """Sign in: a new server-side session for the key, named by a random id in the signed cookie.
+    Expired sessions are swept here, so the table holds at most a day's sign-ins."""
+    session_id = secrets.token_urlsafe(32)
+    now = utcnow()
+    with current_app.extensions["bcapi"].db.writing() as db_session:
+        db_session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+        db_session.add(WebSession(id_hash=_session_hash(session_id), key_id=principal.key_id, created_at=now,
+                                  expires_at=now + SESSION_LIFETIME))
+    session.clear()
+    session.permanent = True
+    session["sid"] = session_id
+
+
+def end_session() -> None:
+    """Sign out: the session is deleted on the server, so a copy of the cookie opens nothing."""
+    session_id = session.get("sid")
+    if session_id:
+        with current_app.extensions["bcapi"].db.writing() as db_session:
+            db_session.execute(delete(WebSession).where(WebSession.id_hash == _session_hash(session_id)))
+    session.clear()
+
+
 def session_principal() -> Principal | None:
-    key_id = session.get("key_id")
-    if not key_id:
+    """The signed-in key, if the cookie names a session the server still has, unexpired, whose
+    key is still valid (not revoked, not expired)."""
+    session_id = session.get("sid")
+    if not isinstance(session_id, str) or not session_id:
+        if session:
+            session.clear()  # a cookie from before server-side sessions, which named the key
         return None
     with current_app.extensions["bcapi"].db.reading() as db_session:
-        key = db_session.get(ApiKey, key_id)
+        key = db_session.scalar(select(ApiKey).join(WebSession, WebSession.key_id == ApiKey.id)
+                                .where(WebSession.id_hash == _session_hash(session_id),
+                                       WebSession.expires_at > utcnow()))
     try:
         return principal_for(key)
     except Problem:

@@ -23,3 +23,11 @@ preload_app = True
 max_requests = 10000
 max_requests_jitter = 500
 forwarded_allow_ips = os.environ.get("BCAPI_FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Prometheus multiprocess mode, so /metrics adds up every worker (bcapi/http/multiproc.py); set
+# before the app is loaded, since prometheus_client chooses its mode when it is imported.
+from bcapi.http import multiproc  # noqa: E402
+
+multiproc.prepare()
+child_exit = multiproc.child_exit
+on_exit = multiproc.on_exit

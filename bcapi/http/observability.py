@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 import time
 import uuid
 
 from flask import Flask, g, request
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess, values
 
 from bcapi.services.audit import request_id as audit_request_id
 
@@ -59,7 +60,18 @@ def configure_logging(level: str) -> None:
 
 
 class Metrics:
+    """The service's Prometheus metrics. Under gunicorn they are kept in prometheus_client's
+    multiprocess mode (`bcapi.http.multiproc`), and `exposition()` adds up every worker's
+    figures, so the counters are the service's and never go down between scrapes."""
+
     def __init__(self) -> None:
+        # The mode prometheus_client chose when it was imported: files in PROMETHEUS_MULTIPROC_DIR,
+        # or this process's memory.
+        self.multiprocess = values.ValueClass is not values.MutexValue
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and not self.multiprocess:
+            logging.getLogger("bcapi.http").warning(
+                "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported; "
+                "/metrics shows this worker's figures only")
         self.registry = CollectorRegistry()
         self.requests = Counter("bcapi_http_requests_total", "HTTP requests",
                                 ["method", "endpoint", "status"], registry=self.registry)
@@ -67,6 +79,14 @@ class Metrics:
                                  ["endpoint"], registry=self.registry)
         self.assessments = Counter("bcapi_assessments_total", "Assessments made", ["rating"],
                                    registry=self.registry)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text of the whole service (of every worker, in multiprocess mode)."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
 
 
 def init_app(app: Flask, metrics: Metrics) -> None:

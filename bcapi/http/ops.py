@@ -1,12 +1,13 @@
 """Operational endpoints: liveness, readiness (migration head, ruleset digest), metrics, docs assets."""
 from __future__ import annotations
 
+import hmac
 import os
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
-from flask import Blueprint, Response, send_from_directory
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from swagger_ui_bundle import swagger_ui_path
+from flask import Blueprint, Response, current_app, request, send_from_directory
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from bcapi.storage import migrate
 from bcapi.http.api.context import state
@@ -14,6 +15,8 @@ from bcapi.http.auth import PUBLIC, allow
 from bcapi.http.problems import Problem
 
 blp = Blueprint("ops", __name__)
+# Swagger UI 5 (swagger-ui-dist from npm, its LICENSE beside it): it reads OpenAPI 3.1.
+SWAGGER_UI = Path(__file__).resolve().parent / "static" / "swagger-ui"
 
 
 def _version() -> str:
@@ -60,15 +63,21 @@ def readyz():
 @blp.route("/metrics")
 @allow(PUBLIC)
 def metrics():
-    """Prometheus metrics of this worker process."""
-    from flask import current_app
-
-    registry = current_app.extensions["bcapi_metrics"].registry
-    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)  # it has its charset
+    """Prometheus metrics of the service (every worker's, added up). Open to anyone unless
+    BCAPI_METRICS_TOKEN is set; then only to `Authorization: Bearer <that token>`."""
+    token = state().settings.metrics_token
+    if token is not None:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            current_app.extensions["bcapi_rate_limits"].count_address(failed=True)
+            raise Problem(401, "Send the metrics token (BCAPI_METRICS_TOKEN) as 'Authorization: Bearer <token>'.",
+                          headers={"WWW-Authenticate": 'Bearer realm="bcapi-metrics"'})
+    body = current_app.extensions["bcapi_metrics"].exposition()
+    return Response(body, content_type=CONTENT_TYPE_LATEST)  # it has its charset
 
 
 @blp.route("/api/v1/docs/static/<path:filename>")
 @allow(PUBLIC)
 def swagger_assets(filename):
     """Swagger UI's files, bundled so the docs page works with no internet."""
-    return send_from_directory(swagger_ui_path, filename)
+    return send_from_directory(SWAGGER_UI, filename)

@@ -40,6 +40,7 @@ TWO_PLACES = Decimal("0.01")
 ONE_PLACE = Decimal("0.1")
 RATINGS = ("green", "amber", "red")
 STATUSES = ("submitted", "revised", "decided")
+SEVERITY_RANK = {"blocker": 0, "major": 1, "minor": 2, "advice": 3}
 
 
 @dataclass(frozen=True)
@@ -203,13 +204,18 @@ def _source(session: Session, d: _Dialect, filters: PortfolioFilters, plan: _Pla
 
 
 def portfolio(session: Session, filters: PortfolioFilters, ruleset: Ruleset,
-              today: dt.date | None = None, *, rollups: bool = True) -> dict[str, Any]:
-    """The dashboard; `rollups=False` computes every figure from the cases alone (same figures)."""
+              today: dt.date | None = None, *, rollups: bool = True, worst_rules: bool = False) -> dict[str, Any]:
+    """The dashboard; `rollups=False` computes every figure from the cases alone (same figures).
+    `worst_rules=True` adds the board page's `worst_rules` (see `_worst_rules`), from the same
+    counts of failed rules as `failing_rules`."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
     d = _Dialect(session)
     plan = _plan(filters, rollups)
     cases = _source(session, d, filters, plan, PortfolioCases, _case_groups)
     totals = _totals(session, cases)
+    failures = _failure_counts(session, _source(session, d, filters, plan, PortfolioFailure, _failure_groups))
+    most, worst = _most_failed(failures), (_worst_rules(failures, ruleset) if worst_rules else [])
+    examples = _newest_failing(session, filters, sorted({row[1] for row in most + worst}))
     return {
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
         "filters": {k: (v.isoformat() if isinstance(v, dt.datetime) else v)
@@ -219,8 +225,9 @@ def portfolio(session: Session, filters: PortfolioFilters, ruleset: Ruleset,
         "criteria": _criteria(session, _source(session, d, filters, plan, PortfolioCriterion, _criterion_groups),
                               ruleset),
         "money": _money_in_play(session, cases, totals),
-        "failing_rules": _failing_rules(session, filters,
-                                        _source(session, d, filters, plan, PortfolioFailure, _failure_groups)),
+        "failing_rules": [{"rule_id": rule_id, "criterion": criterion, "severity": severity, "count": count,
+                           "cases": examples[rule_id]} for count, rule_id, criterion, severity in most],
+        **({"worst_rules": _titled(worst, ruleset, examples)} if worst_rules else {}),
         "timeliness": {"awaiting": totals["awaiting"], "overdue": _overdue(session, filters, today, totals["awaiting"]),
                        "median_days_to_decision": _median_days_to_decision(session, filters)},
         "trend": _trend(session, cases),
@@ -284,17 +291,38 @@ def _criteria(session: Session, criteria, ruleset: Ruleset) -> list[dict[str, An
     return out
 
 
-def _failing_rules(session: Session, filters: PortfolioFilters, failures) -> list[dict[str, Any]]:
-    """The rules failed most often (ties by rule id), each with the newest cases failing it."""
+FailureCount = tuple[int, str, str, str]  # (cases, rule_id, criterion, severity)
+
+
+def _failure_counts(session: Session, failures) -> list[FailureCount]:
     n = func.sum(failures.c.cases)
     rows = session.execute(select(failures.c.rule_id, failures.c.criterion, failures.c.severity, n)
                            .group_by(failures.c.rule_id, failures.c.criterion, failures.c.severity)
                            .having(n > 0)).all()
-    top = sorted(((int(count), rule_id, criterion, severity) for rule_id, criterion, severity, count in rows),
-                 key=lambda r: (-r[0], r[1], r[2], r[3]))[:TOP_RULES]
-    examples = _newest_failing(session, filters, sorted({rule_id for _, rule_id, _, _ in top}))
-    return [{"rule_id": rule_id, "criterion": criterion, "severity": severity, "count": count,
-             "cases": examples[rule_id]} for count, rule_id, criterion, severity in top]
+    return [(int(count), rule_id, criterion, severity) for rule_id, criterion, severity, count in rows]
+
+
+def _most_failed(counts: list[FailureCount]) -> list[FailureCount]:
+    """The rules failed most often (ties by rule id): the API's `failing_rules`."""
+    return sorted(counts, key=lambda r: (-r[0], r[1], r[2], r[3]))[:TOP_RULES]
+
+
+def _worst_rules(counts: list[FailureCount], ruleset: Ruleset) -> list[FailureCount]:
+    """The board's worst findings: worst severity first, then most cases, then the ruleset's own
+    order (which groups rules by criterion, as its authors wrote them). Advice rules, which never
+    lower a score, are left out."""
+    position = {rule.id: i for i, rule in enumerate(ruleset.rules)}
+    return sorted((r for r in counts if r[3] != "advice"),
+                  key=lambda r: (SEVERITY_RANK.get(r[3], len(SEVERITY_RANK)), -r[0],
+                                 position.get(r[1], len(position)), r[1]))[:TOP_RULES]
+
+
+def _titled(rows: list[FailureCount], ruleset: Ruleset, examples: dict[str, list]) -> list[dict[str, Any]]:
+    titles = {rule.id: rule.title for rule in ruleset.rules}
+    criteria = {c.id: c.title for c in ruleset.criteria}
+    return [{"rule_id": rule_id, "title": titles.get(rule_id, rule_id), "criterion": criterion,
+             "criterion_title": criteria.get(criterion, criterion), "severity": severity, "count": count,
+             "cases": examples[rule_id]} for count, rule_id, criterion, severity in rows]
 
 
 def _newest_failing(session: Session, filters: PortfolioFilters, rule_ids: list[str]) -> dict[str, list]:
@@ -336,6 +364,86 @@ def _median_days_to_decision(session: Session, filters: PortfolioFilters) -> Dec
                                            .offset((n - 1) // 2).limit(2 - n % 2))).all()
     value = Decimal(sum(middle)) / (Decimal(86_400_000_000) * len(middle))
     return value.quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
+
+
+# -- what the board's page adds --------------------------------------------------------------------
+
+BOARD_ROWS = 25
+RED_BY_RATING = 2000  # up to this many red cases, find the newest by the rating index (see board_view)
+
+
+def board_view(session: Session, filters: PortfolioFilters, ruleset: Ruleset, today: dt.date | None = None,
+               *, rows: int = BOARD_ROWS, red_total: int | None = None) -> dict[str, Any]:
+    """What the board's page shows besides `portfolio`, most pressing first:
+
+    - `awaiting`: cases waiting for a decision, soonest due first, with the days left on the
+      decision clock (negative once overdue) and the money at stake;
+    - `red`: red cases, newest first, each with why it is red (the blockers it failed, and its
+      score if under the amber threshold).
+    Each list holds at most `rows` entries; the portfolio's counts say how many there are
+    (`red_total`, the portfolio's red count, picks how to find the newest red cases). The worst
+    findings come with the portfolio (`portfolio(..., worst_rules=True)`).
+    """
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    awaiting = list(session.scalars(filters.apply(select(BusinessCase).where(awaiting_decision()))
+                                    .order_by(BusinessCase.decision_due.asc().nulls_last(),
+                                              BusinessCase.submitted_at, BusinessCase.id).limit(rows)))
+    # Few red cases: read them along the index on rating and sort them. Many: walk the cases
+    # newest first along ix_business_cases_submitted_at_id and stop at the `rows`th red one;
+    # `rating || ''` keeps the planner off the rating index, which would sort every red case.
+    few = red_total is not None and red_total <= RED_BY_RATING
+    rating = BusinessCase.rating if few else BusinessCase.rating.concat("")
+    red = list(session.scalars(filters.apply(select(BusinessCase).where(rating == "red"))
+                               .order_by(BusinessCase.submitted_at.desc(), BusinessCase.id.desc()).limit(rows)))
+    blockers, majors = _failed_blockers(session, {c.latest_assessment_id for c in awaiting + red} - {None}, ruleset)
+
+    def row(case: BusinessCase) -> dict[str, Any]:
+        investment, savings = case.total_investment, case.total_savings
+        return {"id": case.id, "reference": case.reference, "title": case.title,
+                "consortium": {"code": case.consortium_code, "name": case.consortium_name},
+                "service_area": case.service_area, "status": case.status, "revision": case.current_revision,
+                "rating": case.rating, "score": case.score, "decision_outcome": case.decision_outcome,
+                "submitted_at": case.submitted_at, "decision_due": case.decision_due,
+                "days_left": (case.decision_due - today).days if case.decision_due else None,
+                "investment": investment, "savings": savings,
+                "net": None if investment is None and savings is None else (savings or 0) - (investment or 0),
+                "blockers": blockers.get(case.latest_assessment_id, []),
+                "majors_failed": majors.get(case.latest_assessment_id, 0),
+                "score_under": _threshold_under(case.score, ruleset)}
+
+    return {"awaiting": [row(c) for c in awaiting], "red": [row(c) for c in red],
+            "thresholds": dict(ruleset.thresholds)}
+
+
+def _threshold_under(score: Decimal | None, ruleset: Ruleset) -> Decimal | None:
+    """The rating threshold a score falls short of (amber's, else green's), or None."""
+    for rating in ("amber", "green"):
+        if score is not None and score < ruleset.thresholds[rating]:
+            return ruleset.thresholds[rating]
+    return None
+
+
+def _failed_blockers(session: Session, assessment_ids: set[str],
+                     ruleset: Ruleset) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """For each assessment, the blocker rules it failed (or could not evaluate), in ruleset
+    order, and how many major rules it failed."""
+    if not assessment_ids:
+        return {}, {}
+    ids = sorted(assessment_ids)
+    position = {rule.id: i for i, rule in enumerate(ruleset.rules)}
+    titles = {rule.id: rule.title for rule in ruleset.rules}
+    blockers: dict[str, list[dict]] = {}
+    rows = session.execute(select(FailedRule.assessment_id, FailedRule.rule_id, FailedRule.criterion,
+                                  FailedRule.status)
+                           .where(FailedRule.assessment_id.in_(ids), FailedRule.severity == "blocker")).all()
+    for assessment_id, rule_id, criterion, status in sorted(
+            rows, key=lambda r: (position.get(r[1], len(position)), r[1])):
+        blockers.setdefault(assessment_id, []).append(
+            {"rule_id": rule_id, "title": titles.get(rule_id, rule_id), "criterion": criterion, "status": status})
+    majors = session.execute(select(FailedRule.assessment_id, func.count())
+                             .where(FailedRule.assessment_id.in_(ids), FailedRule.severity == "major")
+                             .group_by(FailedRule.assessment_id)).all()
+    return blockers, {assessment_id: int(n) for assessment_id, n in majors}
 
 
 # -- keeping the rollups ----------------------------------------------------------------------------

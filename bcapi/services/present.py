@@ -6,10 +6,16 @@ goes out is what came in (and what the engine said).
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from decimal import Decimal
 from typing import Any
 
+from ruamel.yaml import YAML
+from sqlalchemy.orm import object_session
+
 from bcapi.document import dumps, loads
-from bcapi.storage.models import BusinessCase, Revision, StoredAssessment
+from bcapi.engine.explain import explain_dict
+from bcapi.storage.models import BusinessCase, Revision, StoredAssessment, StoredRuleset
 
 
 def timestamp(value: dt.datetime | None) -> str | None:
@@ -17,7 +23,56 @@ def timestamp(value: dt.datetime | None) -> str | None:
 
 
 def assessment_view(row: StoredAssessment) -> dict[str, Any]:
-    return loads(row.body)
+    body = loads(row.body)
+    return body if "rating_reasons" in body else _explained(body, row)
+
+
+def assessment_text(row: StoredAssessment) -> str:
+    """The stored Assessment as JSON text, as it is served (`dumps(assessment_view(row))`)."""
+    # A JSON string cannot hold this unescaped quote-colon, so only the key itself matches.
+    return row.body if '"rating_reasons":' in row.body else dumps(assessment_view(row))
+
+
+# -- assessments stored before rating_reasons and path_to_green (ruleset 2026.11 and earlier) ---
+def _explained(body: dict[str, Any], row: StoredAssessment) -> dict[str, Any]:
+    """`body` with the two fields worked out as the engine would have: from its findings and
+    criterion results and the thresholds and severity weights of the ruleset that made it (kept
+    by digest, so the fields are what that ruleset says, not the active one)."""
+    session = object_session(row)
+    if session is None:
+        raise RuntimeError(f"assessment {row.id} predates rating_reasons: read it within a session, "
+                           "which finds the ruleset that made it")
+    thresholds, weights = _scoring(session, row.ruleset_digest)
+    reasons, path = explain_dict(body, thresholds, weights)
+    out: dict[str, Any] = {}
+    for key, value in body.items():  # the fields after `score`, in AssessmentSchema's order
+        out[key] = value
+        if key == "score":
+            out["rating_reasons"] = [r.to_dict() for r in reasons]
+            out["path_to_green"] = [s.to_dict() for s in path]
+    return out
+
+
+_SCORING: dict[str, tuple[dict[str, Decimal], dict[str, Decimal]]] = {}
+_SCORING_LOCK = threading.Lock()
+
+
+def _scoring(session, digest: str) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """(thresholds, severity_weights) of the stored ruleset `digest`, read once a process: only
+    these two tables, not the whole ruleset, which the code of today may no longer load."""
+    if digest not in _SCORING:
+        text = session.get(StoredRuleset, digest).text
+        data = YAML(typ="safe", pure=True).load(text)
+        scoring = ({k: _decimal(v) for k, v in data["rating"].items()},
+                   {k: _decimal(v) for k, v in data["severity_weights"].items()})
+        with _SCORING_LOCK:
+            _SCORING[digest] = scoring
+    return _SCORING[digest]
+
+
+def _decimal(value: int | float) -> Decimal:
+    """A number from the YAML as bcapi.engine.ruleset reads it."""
+    return Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
 
 
 def assessment_summary(row: StoredAssessment | None) -> dict[str, Any] | None:
@@ -73,7 +128,7 @@ def case_view_json(case: BusinessCase, revision: Revision, latest: StoredAssessm
     tail = "null}"
     if not head.endswith('"latest_assessment":' + tail):
         raise AssertionError("case_view must end with latest_assessment")
-    return head[:-len(tail)] + latest.body + "}"
+    return head[:-len(tail)] + assessment_text(latest) + "}"
 
 
 def revision_view(revision: Revision) -> dict[str, Any]:

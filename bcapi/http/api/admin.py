@@ -1,9 +1,10 @@
 """Administration: API keys and the audit trail."""
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import request
 
 from bcapi.http.auth import allow, current_principal
+from bcapi.http.links import link
 from bcapi.document import loads
 from bcapi.services import audit, keys
 
@@ -59,7 +60,7 @@ def audit_trail(args):
     headers = {}
     if before is not None:
         query = {k: v for k, v in request.args.items() if k != "before"}
-        next_url = url_for("admin.audit_trail", _external=True, **query, before=before)
+        next_url = link("admin.audit_trail", **query, before=before)
         headers["Link"] = f'<{next_url}>; rel="next"'
     items = [{"id": r.id, "occurred_at": r.occurred_at.isoformat(), "action": r.action,
               "actor": {"key_id": r.actor_key_id, "label": r.actor_label, "role": r.actor_role},

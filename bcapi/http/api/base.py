@@ -20,6 +20,7 @@ from bcapi.document import JSONBodyError, dumps, loads
 from bcapi.http.problems import MEDIA_TYPE as PROBLEM_JSON
 from bcapi.http.problems import Problem
 
+from . import openapi
 from .schemas import ProblemSchema
 
 
@@ -106,6 +107,9 @@ class Api(flask_smorest.Api):
             response: dict[str, Any] = {"description": status.phrase}
             if status >= 400:
                 response["schema"] = self.ERROR_SCHEMA
+                response["example"] = openapi.problem_example(status)
+                if status in openapi.PROBLEM_HEADERS:
+                    response["headers"] = {name: name for name in openapi.PROBLEM_HEADERS[status]}
             prepare_response(response, self.spec, PROBLEM_JSON if status >= 400 else self.DEFAULT_RESPONSE_CONTENT_TYPE)
             self.spec.components.response(status.name, response, lazy=True)
         default = {"description": "Default error response", "schema": self.ERROR_SCHEMA}

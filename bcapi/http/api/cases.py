@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from flask import Response, request, url_for
+from flask import Response, request
 
 from bcapi.http.auth import allow, current_principal
+from bcapi.http.links import link
 from bcapi.http.problems import Problem
 from bcapi.services import cases, idempotency, present
 
@@ -24,7 +25,7 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 def _case_headers(case, revision: int | None = None) -> dict[str, str]:
     """Location, and the ETag of `revision` (by default the current one) to revise from."""
-    return {"Location": url_for("cases.get_case", case_id=case.id, _external=True),
+    return {"Location": link("cases.get_case", case_id=case.id),
             "ETag": f'"{cases.etag_for(case, revision)}"'}
 
 
@@ -92,7 +93,7 @@ def list_cases(args):
     headers = {}
     if cursor:
         query = {k: v for k, v in request.args.items() if k != "cursor"}
-        next_url = url_for("cases.list_cases", _external=True, **query, cursor=cursor)
+        next_url = link("cases.list_cases", **query, cursor=cursor)
         headers["Link"] = f'<{next_url}>; rel="next"'
     return {"items": [present.case_summary(c) for c in rows], "next": next_url}, 200, headers
 

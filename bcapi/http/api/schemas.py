@@ -63,6 +63,30 @@ class FindingSchema(Out):
     source = fields.String()
 
 
+class RatingReasonSchema(Out):
+    """One thing that holds the rating below green."""
+
+    rating = fields.String(validate=validate.OneOf(("red", "amber")),
+                           metadata={"description": "the rating this reason alone caps the case at"})
+    criterion = fields.String(allow_none=True, metadata={"description": "criterion id; null for the overall score"})
+    rule_id = fields.String(allow_none=True, metadata={"description": "the failed rule; null for a score"})
+    severity = fields.String(allow_none=True, validate=validate.OneOf(SEVERITIES),
+                             metadata={"description": "the failed rule's severity; null for a score"})
+    reason = fields.String(metadata={"description": "one plain sentence"})
+
+
+class PathStepSchema(Out):
+    """A failed (or erroring) rule to fix on the shortest path to green."""
+
+    rule_id = fields.String()
+    criterion = fields.String()
+    severity = fields.String(validate=validate.OneOf(SEVERITIES))
+    title = fields.String()
+    fields_ = fields.List(fields.String(), data_key="fields", attribute="fields",
+                          metadata={"description": "JSON pointers into the document"})
+    guidance = fields.String(metadata={"description": "what to do about it"})
+
+
 class AssessmentSchema(Out):
     """What the ruleset says of one revision (or of a dry-run body)."""
 
@@ -73,6 +97,13 @@ class AssessmentSchema(Out):
     assessed_at = fields.String(metadata={"description": "UTC, ISO 8601"})
     rating = fields.String(validate=validate.OneOf(RATINGS))
     score = Number(metadata={"description": "0-100"})
+    rating_reasons = fields.List(fields.Nested(RatingReasonSchema), metadata={
+        "description": "what holds the rating below green, worst first (red reasons, then amber); "
+                       "empty when green"})
+    path_to_green = fields.List(fields.Nested(PathStepSchema), metadata={
+        "description": "the failed rules that, fixed, would make the case green, in the order to fix "
+                       "them: blockers, majors, then the fewest minor rules that lift every score to the "
+                       "green threshold; empty when green"})
     criteria = fields.List(fields.Nested(CriterionResultSchema))
     findings = fields.List(fields.Nested(FindingSchema))
 

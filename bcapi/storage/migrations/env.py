@@ -12,9 +12,11 @@ def run_migrations() -> None:
         from bcapi.storage.database import make_engine
 
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
-        with engine.connect() as connection:
-            _run(connection)
-        engine.dispose()
+        try:
+            with engine.connect() as connection:
+                _run(connection)
+        finally:  # a migration that refuses (raises) must not leave its connection open
+            engine.dispose()
     else:
         _run(connectable)
 

@@ -1,4 +1,4 @@
-"""Run-time support for compiled rule expressions (see `bcapi.engine.cel`).
+"""Run-time support for compiled rule expressions (see the `bcapi.engine.cel` package).
 
 The Python code that `cel.compile_expression` generates calls these helpers for every
 operation that needs a check the plain Python operator would not make: `True + 1`, `"a" * 3`,
@@ -16,6 +16,8 @@ import re
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, NoReturn
+
+from .keys import FALSE_KEY, KEY_TYPES, MISSING, TRUE_KEY, BoolKey, list_position, stored_key
 
 
 class CelError(Exception):
@@ -121,23 +123,22 @@ def select(container: Any, key: str, described: str) -> Any:
 
 
 def index(container: Any, key: Any, described: str) -> Any:
-    """`container[key]`: a list by int position, or a map by key."""
+    """`container[key]`: a list by whole-number position, or a map by key."""
     kind = type(container)
     if kind is list:
-        if type(key) is not int:
-            fail(f"a list index must be an int, not {type_name(key)} (indexing {described})")
-        if not 0 <= key < len(container):
-            fail(f"index {key} is out of range for {described}, which has {len(container)} items")
-        return container[key]
+        position = key if type(key) is int else list_position(key)
+        if position is None:
+            fail(f"a list index must be an int or a whole-number decimal, not {_value_text(key)} (indexing {described})")
+        if not 0 <= position < len(container):
+            fail(f"index {position} is out of range for {described}, which has {len(container)} items")
+        return container[position]
     if kind is dict:
-        _check_key(key)
-        if type(key) is bool:
-            for k, v in container.items():
-                if k is key:
-                    return v
-        elif key in container:
-            return container[key]
-        fail(f"no such key {key!r} in {described}")
+        if type(key) not in KEY_TYPES:
+            fail(f"a map key must be a string, number or bool, not {type_name(key)} (indexing {described})")
+        stored = stored_key(container, key)
+        if stored is MISSING:
+            fail(f"no such key {_value_text(key)} in {described}")
+        return container[stored]
     fail(f"cannot index {described}, {a_type(container)}; only lists and maps can be indexed")
 
 
@@ -145,12 +146,22 @@ def safe_index(container: Any, key: Any) -> Any:
     """`container[key]`, or None when absent: used inside has(), filled() and get()."""
     kind = type(container)
     if kind is list:
-        if type(key) is int and 0 <= key < len(container):
-            return container[key]
+        position = key if type(key) is int else list_position(key)
+        if position is not None and 0 <= position < len(container):
+            return container[position]
         return None
-    if kind is dict and type(key) in (str, int, bool):
-        return container.get(key)
+    if kind is dict and type(key) in KEY_TYPES:
+        stored = stored_key(container, key)
+        return None if stored is MISSING else container[stored]
     return None
+
+
+def _value_text(value: Any) -> str:
+    if type(value) is Decimal:
+        return f"{decimal_text(value)} (a decimal)"
+    if type(value) in (str, int, bool):
+        return repr(value).lower() if type(value) is bool else repr(value)
+    return type_name(value)
 
 
 def _check_key(key: Any) -> None:
@@ -164,6 +175,8 @@ def make_map(*pairs: Any) -> dict:
     for i in range(0, len(pairs), 2):
         key = pairs[i]
         _check_key(key)
+        if type(key) is bool:
+            key = TRUE_KEY if key else FALSE_KEY
         if key in result:
             fail(f"duplicate key {key!r} in a map literal")
         result[key] = pairs[i + 1]
@@ -175,7 +188,7 @@ def iterable(value: Any, described: str) -> list:
     if type(value) is list:
         return value
     if type(value) is dict:
-        return list(value)
+        return [k.value if type(k) is BoolKey else k for k in value]
     fail(f"{described} is {a_type(value)}; macros such as all() and map() need a list or a map")
 
 
@@ -321,11 +334,11 @@ def contained_in(item: Any, container: Any) -> bool:
             return item in container
         return any(eq(item, element) for element in container)
     if type(container) is dict:
-        if type(item) is bool:
-            return any(k is item for k in container)
-        if type(item) not in (str, int, Decimal):
-            return False
-        return item in container
+        if type(item) is str:
+            return item in container
+        if type(item) not in KEY_TYPES:
+            fail(f"'in' on a map needs a key to look for (a string, number or bool), not {type_name(item)}")
+        return stored_key(container, item) is not MISSING
     fail(f"'in' needs a list or a map on its right, not {type_name(container)}")
 
 
