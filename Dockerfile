@@ -16,6 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     BCAPI_BIND=0.0.0.0:8000 \
     BCAPI_INSTANCE_PATH=/var/lib/bcapi \
     BCAPI_RULES=/app/rules/reference.yaml \
+    BCAPI_ENV=production \
     BCAPI_COOKIE_SECURE=true
 
 WORKDIR /app

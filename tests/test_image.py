@@ -41,8 +41,10 @@ def test_the_image_serves_as_a_non_root_user_and_does_not_migrate_at_start():
     assert "db upgrade" not in DOCKERFILE.split("\nCMD")[-1]
 
 
-def test_the_image_sends_its_session_cookie_over_https_only():
+def test_the_image_runs_in_production_mode_with_its_cookie_over_https_only():
+    """Production: the service refuses to start without BCAPI_SECRET_KEY."""
     assert re.search(r"^\s+BCAPI_COOKIE_SECURE=true\b", DOCKERFILE, re.MULTILINE)
+    assert re.search(r"^\s+BCAPI_ENV=production\b", DOCKERFILE, re.MULTILINE)
 
 
 def test_the_base_image_is_pinned_by_digest():

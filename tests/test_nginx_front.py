@@ -38,8 +38,8 @@ def front_config(upstream_port: int, port: int) -> str:
 
 
 class Nginx:
-    def __init__(self, upstream_port: int, folder: Path):
-        self.port = free_port()
+    def __init__(self, upstream_port: int, folder: Path, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         (folder / "bcapi.conf").write_text(front_config(upstream_port, self.port))
         for temp in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -88,12 +88,14 @@ def front(tmp_path_factory):
         pytest.skip("NGINX IS NOT INSTALLED: the production front's test did not run "
                     "(apt-get install nginx, as .ci/run does)")
     tmp = tmp_path_factory.mktemp("front")
-    app = LiveServer({"BCAPI_INSTANCE_PATH": str(tmp), "BCAPI_DATABASE_URL": f"sqlite:///{tmp / 'front.sqlite3'}"})
+    port = free_port()
+    app = LiveServer({"BCAPI_INSTANCE_PATH": str(tmp), "BCAPI_DATABASE_URL": f"sqlite:///{tmp / 'front.sqlite3'}",
+                      "BCAPI_PUBLIC_URL": f"http://127.0.0.1:{port}"})
     app.bcapi("db", "upgrade")
     app.key = app.bcapi("keys", "create", "--role", "commissioner", "--consortium", "EAS")  # type: ignore[attr-defined]
     app.start()
     (tmp / "nginx").mkdir()
-    nginx = Nginx(app.port, tmp / "nginx")
+    nginx = Nginx(app.port, tmp / "nginx", port)
     nginx.app = app  # type: ignore[attr-defined]
     yield nginx
     nginx.stop()
@@ -115,6 +117,15 @@ def test_the_app_sees_the_request_and_its_answers_pass_through(front):
     assert answer.headers["Content-Type"] == "application/problem+json"
     assert "/title" in {e["pointer"] for e in answer.json()["errors"]}
     assert len(answer.headers["X-Request-ID"]) == 32  # nginx's $request_id, which the app logs
+
+
+def test_the_client_host_reaches_the_app_as_sent_and_a_forged_one_is_refused(front):
+    """BCAPI_PUBLIC_URL names nginx's address, port included: nginx passes the Host on as sent."""
+    headers = {"Authorization": f"Bearer {front.app.key}"}
+    assert requests.get(f"{front.url}/api/v1/cases", headers=headers, timeout=5).status_code == 200
+    forged = requests.get(f"{front.url}/api/v1/cases", headers={**headers, "Host": "evil.example"}, timeout=5)
+    assert forged.status_code == 421
+    assert "evil.example" not in forged.text
 
 
 @pytest.mark.parametrize("what, request_bytes, status, title", [
