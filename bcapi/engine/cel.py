@@ -857,7 +857,8 @@ _FUNCTIONS = {"size": ((1,), "num"), "int": ((1,), "num"), "double": ((1,), "num
               "money": ((1,), "str"), "pct": ((1,), "str"), "num": ((1,), "str"),
               "has": ((1,), "bool"), "filled": ((1,), "bool"), "get": ((2,), None),
               "add_years": ((2,), "date"), "add_days": ((2,), "date"), "period_end": ((2,), "date"),
-              "share_from": ((3,), "num"), "named": ((1,), "bool"), "baseline_line": ((2,), None)}
+              "share_from": ((3,), "num"), "named": ((1,), "bool"), "baseline_line": ((2,), None),
+              "mentions": ((2,), "bool")}
 _METHODS = {"size": ((0,), "num"), "contains": ((1,), "bool"), "startsWith": ((1,), "bool"),
             "endsWith": ((1,), "bool"), "matches": ((1,), "bool"), "lowerAscii": ((0,), "str"),
             "trim": ((0,), "str")}
@@ -867,7 +868,8 @@ _HELPERS = {"size": rt.size, "int": rt.to_int, "double": rt.to_decimal, "string"
             "num": rt.num, "contains": rt.contains, "startsWith": rt.starts_with, "endsWith": rt.ends_with,
             "matches": rt.matches_dynamic, "lowerAscii": rt.lower_ascii, "trim": rt.trim,
             "add_years": rt.add_years, "add_days": rt.add_days, "period_end": rt.period_end,
-            "share_from": rt.share_from, "named": rt.named, "baseline_line": rt.baseline_line}
+            "share_from": rt.share_from, "named": rt.named, "baseline_line": rt.baseline_line,
+            "mentions": rt.mentions}
 _RUNTIME.update({"_f_" + name: helper for name, helper in _HELPERS.items()})
 _RUNTIME["_matches"] = rt.matches
 _RUNTIME["_DIVIDE"] = rt.DIVIDE
@@ -1605,7 +1607,7 @@ _MEMO_NODES = (Call, Unary, Binary, Logic, Cond)
 # Functions that cost a call into the run-time helpers: worth computing once when repeated.
 _COSTLY_FUNCTIONS = frozenset({"date", "days_between", "round", "money", "pct", "num", "string", "int", "double",
                                "min", "max", "sum", "add_years", "add_days", "period_end", "share_from",
-                               "named", "baseline_line"})
+                               "named", "baseline_line", "mentions"})
 _MEMO_MAX_NODES = 5000  # beyond this, no plan: it costs time at load for little gain
 
 

@@ -560,6 +560,30 @@ def named(value: Any) -> bool:
     return True
 
 
+_PARENTHESES = re.compile(r"\([^()]*\)")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_COMPANY_SUFFIXES = ("ltd", "limited", "llp", "plc", "cic")
+
+
+def _phrase(text: str) -> str:
+    return " ".join(_NON_WORD.sub(" ", _PARENTHESES.sub(" ", text.lower())).split())
+
+
+def mentions(text: Any, name: Any) -> bool:
+    """Whether `text` names `name`: the name's words, in order, ignoring case, punctuation, a
+    remark in brackets and a company suffix ("Heart of Birmingham GP Services Ltd (owned by
+    ...)" is mentioned by "medical director of Heart of Birmingham GP Services")."""
+    if text is None or name is None:
+        return False
+    _strings("mentions", text, name)
+    words = _phrase(name).split()
+    while words and words[-1] in _COMPANY_SUFFIXES:
+        words.pop()
+    if not words:
+        return False
+    return f" {' '.join(words)} " in f" {' '.join(_NON_WORD.sub(' ', text.lower()).split())} "
+
+
 # Words that say what kind of activity a line is, not which: they cannot tell two lines apart.
 _GENERIC_WORDS = frozenset({
     "the", "and", "for", "with", "from", "into", "per", "year", "years", "annual", "activity",
@@ -576,8 +600,10 @@ def _words(text: Any) -> frozenset:
     if type(text) is not str:
         return frozenset()
     found = set()
+    previous = ""
     for word in _WORD.findall(text.lower()):
-        if len(word) < 3 or word in _GENERIC_WORDS:
+        negated, previous = previous == "non", word
+        if negated or len(word) < 3 or word in _GENERIC_WORDS:  # "non-fracture" is not about fractures
             continue
         found.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
     return frozenset(found)

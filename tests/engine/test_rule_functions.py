@@ -105,6 +105,16 @@ def test_an_avoided_admission_is_matched_to_its_own_line_by_its_words_not_the_de
                 unit_cost=852) is BASELINE[0]
 
 
+def test_a_word_after_non_counts_against_nothing():
+    falls = [{"description": "Hip fracture emergency admissions, over-65s", "point_of_delivery": "emergency_admission",
+              "unit_cost": 5800},
+             {"description": "Other fall-related emergency admissions, over-65s", "point_of_delivery": "emergency_admission",
+              "unit_cost": 1400}]
+    shift = {"activity": "Non-fracture fall-related emergency admissions avoided", "point_of_delivery": "emergency_admission",
+             "unit_cost": 658}
+    assert ev("baseline_line(s, b)", s=shift, b=falls) is falls[1]
+
+
 def test_the_only_line_of_a_point_of_delivery_is_its_match_whatever_the_words():
     assert line(activity="Follow-ups moved to the community", point_of_delivery="outpatient_follow_up") is BASELINE[2]
 
@@ -123,3 +133,26 @@ def test_a_shift_without_a_point_of_delivery_is_matched_among_all_lines_and_abse
     assert ev("get(baseline_line(s, b).unit_cost, 0)", s={"point_of_delivery": "a_and_e"}, b=BASELINE) == 0
     with pytest.raises(CelEvalError, match="needs an activity-shift line"):
         ev("baseline_line(s, b)", s="COPD", b=BASELINE)
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, name, expected", [
+    ("GP, medical director of Heart of Birmingham GP Services Ltd",
+     "Heart of Birmingham GP Services Ltd (owned by the five consortium practices)", True),
+    ("Ladywood and Perry Barr PbC Consortium board", "Ladywood and Perry Barr PbC Consortium", True),
+    ("GP; medical director of Bassetlaw Primary Care Ltd", "Bassetlaw Primary Care Ltd", True),
+    ("Bassetlaw PCT PbC sub-committee (non-executive chair)", "Bassetlaw Commissioning Organisation", False),
+    ("Partner at Perry Barr Medical Centre", "Perry Barr", True),
+    ("Superintendent", "Superintend", False),  # whole words only
+    ("anything", "Ltd", False),
+    ("anything", "", False),
+])
+def test_mentions_finds_a_name_in_text_whatever_its_case_punctuation_brackets_or_company_suffix(text, name, expected):
+    assert ev("mentions(t, n)", t=text, n=name) is expected
+
+
+def test_mentions_of_null_is_false_and_of_a_number_an_error():
+    assert ev("mentions(t, n)", t=None, n="PCT") is False
+    with pytest.raises(CelEvalError, match="works on strings"):
+        ev("mentions(t, n)", t=3, n="PCT")
