@@ -83,6 +83,7 @@ def test_every_rule_has_guidance_a_known_source_and_the_prefix_of_its_criterion(
         "FIN-BREAK-EVEN",                     # costs more than it saves, and nobody bears it or says why
         "RISK-EXTREME-UNMANAGED",             # an extreme risk with neither an owner nor a mitigation
         "COI-LEAD-INTEREST-DECLARED",         # the lead's role in the provider, declared as 'None'
+        "COI-ROLE-INTEREST-DECLARED",         # a declarant's own role in the provider, declared as 'None'
         "COI-DECLARATIONS-BEFORE-SCRUTINY",   # the conflict declared only after it was scrutinised
     }
 
