@@ -858,7 +858,8 @@ _FUNCTIONS = {"size": ((1,), "num"), "int": ((1,), "num"), "double": ((1,), "num
               "has": ((1,), "bool"), "filled": ((1,), "bool"), "get": ((2,), None),
               "add_years": ((2,), "date"), "add_days": ((2,), "date"), "period_end": ((2,), "date"),
               "share_from": ((3,), "num"), "named": ((1,), "bool"), "baseline_line": ((2,), None),
-              "mentions": ((2,), "bool")}
+              "mentions": ((2,), "bool"), "own_tariff": ((2,), "num"),
+              "marginal_overstatement": ((6,), "num")}
 _METHODS = {"size": ((0,), "num"), "contains": ((1,), "bool"), "startsWith": ((1,), "bool"),
             "endsWith": ((1,), "bool"), "matches": ((1,), "bool"), "lowerAscii": ((0,), "str"),
             "trim": ((0,), "str")}
@@ -869,7 +870,8 @@ _HELPERS = {"size": rt.size, "int": rt.to_int, "double": rt.to_decimal, "string"
             "matches": rt.matches_dynamic, "lowerAscii": rt.lower_ascii, "trim": rt.trim,
             "add_years": rt.add_years, "add_days": rt.add_days, "period_end": rt.period_end,
             "share_from": rt.share_from, "named": rt.named, "baseline_line": rt.baseline_line,
-            "mentions": rt.mentions}
+            "mentions": rt.mentions, "own_tariff": rt.own_tariff,
+            "marginal_overstatement": rt.marginal_overstatement}
 _RUNTIME.update({"_f_" + name: helper for name, helper in _HELPERS.items()})
 _RUNTIME["_matches"] = rt.matches
 _RUNTIME["_DIVIDE"] = rt.DIVIDE
@@ -1607,7 +1609,8 @@ _MEMO_NODES = (Call, Unary, Binary, Logic, Cond)
 # Functions that cost a call into the run-time helpers: worth computing once when repeated.
 _COSTLY_FUNCTIONS = frozenset({"date", "days_between", "round", "money", "pct", "num", "string", "int", "double",
                                "min", "max", "sum", "add_years", "add_days", "period_end", "share_from",
-                               "named", "baseline_line", "mentions"})
+                               "named", "baseline_line", "mentions", "own_tariff",
+                               "marginal_overstatement"})
 _MEMO_MAX_NODES = 5000  # beyond this, no plan: it costs time at load for little gain
 
 

@@ -642,6 +642,72 @@ def baseline_line(shift: Any, baseline: Any) -> dict | None:
     return None
 
 
+def own_tariff(shift: Any, baseline: Any) -> Any:
+    """The unit cost of the baseline line an activity-shift line comes from (`baseline_line`),
+    or, where that cannot be told or gives no unit cost, the lowest unit cost in `baseline`:
+    the tariff a saving is held against, never a dearer line's. Null when no line has one."""
+    line = baseline_line(shift, baseline)
+    if line is not None and type(line.get("unit_cost")) in NUM:
+        return line["unit_cost"]
+    costs = [item["unit_cost"] for item in baseline or () if type(item) is dict and type(item.get("unit_cost")) in NUM]
+    return min(costs) if costs else None
+
+
+_EMERGENCY_WORDS = re.compile(r"emergency|non.?elective|unplanned")
+
+
+def _emergency(shift: dict) -> bool:
+    point = shift.get("point_of_delivery")
+    if point is not None:
+        return point == "emergency_admission"
+    activity = shift.get("activity")
+    return type(activity) is str and _EMERGENCY_WORDS.search(activity.lower()) is not None
+
+
+def marginal_overstatement(savings: Any, shifts: Any, baseline: Any, start: Any, cut: Any, rate_pct: Any) -> Decimal:
+    """How much of a period's savings rests on valuing avoided emergency admissions above the
+    marginal rate (`rate_pct`% of their own tariff) from `cut` on: each year's savings times the
+    share of the year from `cut` (`share_from`) times the overstatement's share of the moved
+    activity's value (per avoided admission, its volume × (unit cost − rate × own tariff), the
+    tariff from `own_tariff` among the baseline's emergency lines). An avoided emergency
+    admission is an activity-shift line of point of delivery "emergency_admission", or one with
+    none whose activity says emergency, non-elective or unplanned. 0 when nothing is overstated."""
+    for value, what in ((savings, "the savings lines"), (shifts, "the activity-shift lines"),
+                        (baseline, "the baseline activity lines")):
+        if type(value) is not list:
+            fail(f"marginal_overstatement() needs {what} as a list, not {type_name(value)}")
+    if type(rate_pct) not in NUM:
+        fail(f"marginal_overstatement() needs the marginal rate as a number, not {type_name(rate_pct)}")
+    _date_arg(start, "marginal_overstatement")
+    _date_arg(cut, "marginal_overstatement")
+    emergency = [line for line in baseline
+                 if type(line) is dict and line.get("point_of_delivery") == "emergency_admission"]
+    if not any(type(line.get("unit_cost")) in NUM for line in emergency):
+        return Decimal(0)
+    lines = [line for line in shifts if type(line) is dict]
+    value = sum((line["annual_volume"] * line["unit_cost"] for line in lines
+                 if type(line.get("annual_volume")) in NUM and type(line.get("unit_cost")) in NUM), Decimal(0))
+    over = Decimal(0)
+    for line in lines:
+        if not emergency or not _emergency(line) or type(line.get("unit_cost")) not in NUM:
+            continue
+        tariff = own_tariff(line, emergency)
+        volume = line.get("annual_volume")
+        volume = volume if type(volume) in NUM else 0
+        over += volume * max(Decimal(0), line["unit_cost"] - DIVIDE(Decimal(rate_pct) * tariff, Decimal(100)))
+    if over <= 0 or value <= 0:
+        return Decimal(0)
+    share_of_value = DIVIDE(over, Decimal(value))
+    total = Decimal(0)
+    for saving in savings:
+        if type(saving) is not dict or type(saving.get("amount")) not in NUM:
+            continue
+        year = saving.get("year")
+        year = year if type(year) is int and year >= 1 else 1
+        total += saving["amount"] * share_from(start, year, cut) * share_of_value
+    return CONTEXT.plus(total)
+
+
 def _format_number(value: Any, function: str) -> Decimal:
     if type(value) not in NUM:
         fail(f"{function}() needs a number, not {type_name(value)}{_bool_note(value)}")

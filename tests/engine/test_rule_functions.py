@@ -156,3 +156,40 @@ def test_mentions_of_null_is_false_and_of_a_number_an_error():
     assert ev("mentions(t, n)", t=None, n="PCT") is False
     with pytest.raises(CelEvalError, match="works on strings"):
         ev("mentions(t, n)", t=3, n="PCT")
+
+
+# --- the marginal rate ------------------------------------------------------------------------------
+
+def test_own_tariff_is_the_matched_lines_unit_cost_else_the_lowest():
+    emergency = [line for line in BASELINE if line["point_of_delivery"] == "emergency_admission"]
+    assert ev("own_tariff(s, b)", s={"activity": "COPD admissions avoided", "point_of_delivery": "emergency_admission"},
+              b=emergency) == 1420
+    assert ev("own_tariff(s, b)", s={"activity": "Admissions avoided", "point_of_delivery": "emergency_admission"},
+              b=emergency) == 1420  # cannot be told: the lower tariff, never the dearer
+    assert ev("own_tariff(s, b)", s={"activity": "x"}, b=[]) is None
+
+
+def overstated(savings, shifts, start="2009-04-01"):
+    baseline = [{"description": "COPD admissions", "point_of_delivery": "emergency_admission", "unit_cost": 100}]
+    return ev("marginal_overstatement(s, a, b, date(d), date('2010-04-01'), 30)", s=savings, a=shifts, b=baseline, d=start)
+
+
+def test_marginal_overstatement_is_the_share_of_each_years_savings_that_rests_on_full_tariff():
+    shifts = [{"activity": "COPD admissions avoided", "point_of_delivery": "emergency_admission",
+               "annual_volume": 10, "unit_cost": 100},
+              {"activity": "Follow-ups moved", "point_of_delivery": "outpatient_follow_up", "annual_volume": 10, "unit_cost": 100}]
+    # Overstated 10 x (£100 - 30% of £100) = £700 of the £2,000 a year moved: 35%. Year 1
+    # (2009/10) ends before April 2010; year 2 is wholly after it.
+    assert overstated([{"year": 1, "amount": 100}, {"year": 2, "amount": 200}], shifts) == 70
+    # From 1 October 2009, 183 of year 1's 365 days (1 April to 30 September 2010) fall after the cut: 183 x 35%.
+    assert overstated([{"year": 1, "amount": 365}], shifts, start="2009-10-01") == Decimal("64.05")
+
+
+def test_marginal_overstatement_is_nothing_at_the_marginal_rate_and_reads_an_emergency_line_without_its_point_of_delivery():
+    at_marginal = [{"activity": "COPD admissions avoided", "point_of_delivery": "emergency_admission",
+                    "annual_volume": 10, "unit_cost": 30}]
+    assert overstated([{"year": 2, "amount": 300}], at_marginal) == 0
+    unmarked = [{"activity": "Non-elective COPD admissions avoided", "annual_volume": 10, "unit_cost": 100}]
+    assert overstated([{"year": 2, "amount": 1000}], unmarked) == 700
+    with pytest.raises(CelEvalError, match="needs the savings lines as a list"):
+        overstated(None, unmarked)
