@@ -346,3 +346,25 @@ def test_the_panels_corrected_figures_are_the_tools():
     own = {f.rule_id: f for f in assess(read(PANEL / "emergency-admissions-at-47pct-of-own-tariff.json"), ruleset).findings}
     assert "at £658 each, 47% of their own tariff of £1,400 ('Other fall-related emergency admissions, over-65s')" in (
         own["FIN-EMERGENCY-MARGINAL-RATE"].message)
+
+
+def test_messages_state_the_difference_in_pounds_and_the_day_a_period_ends(ruleset):
+    rounding = findings_by_rule(read(PANEL / "rounding-difference-on-434k.json"), ruleset)
+    assert rounding["FIN-TOTAL-INVESTMENT-ROUNDING"].severity == "minor"
+    assert rounding["FIN-TOTAL-INVESTMENT-ROUNDING"].message == (
+        "Stated total investment £434,000 differs from the sum of the yearly lines, £433,996.01, by £3.99, "
+        "a rounding difference.")
+    assert rounding["FIN-TOTAL-INVESTMENT-SUM"].status == "pass"
+    # 1 October 2007 + 3 years ends on 30 September 2010 (29 February 2008 inside): a day later is after it.
+    document = read(PANEL / "leap-year-period-review-on-last-day.json")
+    assert findings_by_rule(document, ruleset)["GOV-REVIEW-WITHIN-PERIOD"].status == "pass"
+    document["governance"]["monitoring"]["review_date"] = "2010-10-01"
+    assert findings_by_rule(document, ruleset)["GOV-REVIEW-WITHIN-PERIOD"].message == (
+        "The review date 2010-10-01 is 1 day after the 3-year period from 2007-10-01 ends on 2010-09-30, "
+        "too late to decide whether to continue.")
+    pilot = findings_by_rule(read(PANEL / "small-pilot-9500-two-practices.json"), ruleset)
+    assert pilot["FIN-PROPORTIONATE-APPRAISAL"].severity == "advice"
+    assert pilot["FIN-PROPORTIONATE-APPRAISAL"].message == (
+        "At £9,500, below the £30,000 limit, the case needs only a proportionate appraisal, but the board would "
+        "still be helped by a short options appraisal (doing nothing, costed, against the preferred option) and "
+        "a downside case (savings at 75% of plan).")
