@@ -189,15 +189,16 @@ def test_no_document_the_schema_accepts_makes_a_rule_error(ruleset, case):
     assert checked > 300
 
 
-def test_the_copd_sample_is_red_once_its_savings_are_valued_at_the_marginal_rate(ruleset):
-    """Sound but for savings overstated by up to £127k a year in 2010/11 and 2011/12, which is
-    what sinks it: valued at the 30% marginal rate it saves £262,485 against £454,000 invested,
-    a net cost of £191,515 that nobody is named to bear. The panel rated its own cases of this
-    class red (rules/tests/panel/breakeven-fails-after-marginal-rate-*.json); 2026.11.1 had it
-    amber, for the marginal rate alone."""
+def test_the_copd_sample_is_amber_and_told_its_net_position_at_the_marginal_rate(ruleset):
+    """Sound but for savings overstated by up to £127k a year in 2010/11 and 2011/12: valued at the
+    30% marginal rate it saves £262,485 against £454,000 invested, a net cost of £191,515, which
+    the finding states. It breaks even on its own figures, and its risk-sharing arrangement names
+    who meets a shortfall in savings, so it is to be revised (amber), not unfundable; without that
+    arrangement it would be red (rules/tests/financial.yaml), as the panel's cases of this class
+    are (rules/tests/panel/breakeven-fails-after-marginal-rate-*.json)."""
     assessment = assess(read(EXAMPLES / "copd-community-service.json"), ruleset)
-    assert assessment.rating == "red"
-    assert sorted(failed(assessment)) == ["FIN-BREAK-EVEN", "FIN-EMERGENCY-MARGINAL-RATE", "GOV-PROCUREMENT-EU"]
+    assert assessment.rating == "amber" and assessment.score > 95
+    assert failed(assessment) == ["FIN-EMERGENCY-MARGINAL-RATE", "GOV-PROCUREMENT-EU"]
     findings = {f.rule_id: f for f in assessment.findings}
     marginal = findings["FIN-EMERGENCY-MARGINAL-RATE"]
     assert marginal.severity == "major"
@@ -210,12 +211,7 @@ def test_the_copd_sample_is_red_once_its_savings_are_valued_at_the_marginal_rate
         "and emergency admissions above the 2008/09 baseline are paid at 30% of tariff from 2010-04-01 (£585): "
         "the saving is overstated by up to £126,945 a year. Valued at the marginal rate, the case saves £262,485 "
         "over its period against £454,000 invested: a net cost of £191,515.")
-    assert findings["FIN-BREAK-EVEN"].message == (
-        "The case saves £516,375 against £454,000 invested, but with avoided emergency admissions valued at "
-        "the 30% marginal rate it saves £262,485, a net cost of £191,515 over its period, and it does not say "
-        "who bears that cost.")
-    assert findings["GOV-PROCUREMENT-EU"].severity == "advice"
-    assert "£426,000" in findings["GOV-PROCUREMENT-EU"].message
+    assert findings["FIN-BREAK-EVEN"].status == "pass"
 
 
 def test_the_dermatology_sample_is_red_for_an_unmanaged_conflict_of_interest(ruleset):
@@ -343,6 +339,11 @@ def test_the_panels_corrected_figures_are_the_tools():
     for case, words in expected.items():
         findings = {f.rule_id: f for f in assess(read(PANEL / case), ruleset).findings}
         assert words in findings["FIN-EMERGENCY-MARGINAL-RATE"].message, case
+    copd = {f.rule_id: f for f in assess(read(PANEL / "breakeven-fails-after-marginal-rate-copd.json"), ruleset).findings}
+    assert copd["FIN-BREAK-EVEN"].message == (
+        "The case saves £690,387.50 against £685,000 invested, but with avoided emergency admissions valued at "
+        "the 30% marginal rate it saves £263,711, a net cost of £421,289 over its period, and it does not say "
+        "who bears that cost.")
     own = {f.rule_id: f for f in assess(read(PANEL / "emergency-admissions-at-47pct-of-own-tariff.json"), ruleset).findings}
     assert "at £658 each, 47% of their own tariff of £1,400 ('Other fall-related emergency admissions, over-65s')" in (
         own["FIN-EMERGENCY-MARGINAL-RATE"].message)
