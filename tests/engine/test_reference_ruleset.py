@@ -177,7 +177,9 @@ def _variants(document: dict):
 
 
 @pytest.mark.parametrize("case", ["excellent-copd.json", "managed-conflict-dermatology.json",
-                                  "sample-dermatology-gpwsi.json", "sample-msk-triage.json"])
+                                  "sample-dermatology-gpwsi.json", "sample-msk-triage.json",
+                                  "../panel/emergency-admissions-at-47pct-of-own-tariff.json",
+                                  "../panel/declarations-dated-after-scrutiny.json"])
 def test_no_document_the_schema_accepts_makes_a_rule_error(ruleset, case):
     checked = 0
     for document in _variants(read(CASES / case)):
