@@ -10,7 +10,8 @@ setup(
     package_dir=SHIPPED,
     package_data={
         "bcapi": ["storage/migrations/*.mako", "http/templates/*.html", "http/static/**/*"],
-        "bcapi.data.rules": ["*.yaml", "tests/*.yaml", "tests/*.md", "tests/cases/*.json"],
+        "bcapi.data.rules": ["*.yaml", "tests/*.yaml", "tests/*.md", "tests/cases/*.json", "tests/panel/*.json",
+                             "tests/panel/*.yaml", "tests/panel/*.md"],
         "bcapi.data.schemas": ["*.json", "examples/*.json"],
     },
 )

@@ -384,13 +384,13 @@ def test_fail_on_change_exits_1_when_a_rating_changes(runner, tmp_path, case_fol
 
 
 def test_a_changed_check_reports_the_findings_that_appear_and_disappear(runner, tmp_path, case_folder):
-    head_text = replace_in_rule(REFERENCE, "FIN-TOTAL-INVESTMENT-SUM", "<= params.sum_tolerance", "< 0")
+    head_text = replace_in_rule(REFERENCE, "FIN-TOTAL-INVESTMENT-ROUNDING", "<= params.sum_tolerance", "< 0")
     head = write(tmp_path / "strict.yaml", head_text)
     report = json.loads(rules(runner, "impact", "--base", RULES, "--head", head, "--cases", case_folder,
                               "--format", "json").stdout)
-    appeared = {row["case"] for row in report["changed"] if "FIN-TOTAL-INVESTMENT-SUM" in row["appeared"]}
+    appeared = {row["case"] for row in report["changed"] if "FIN-TOTAL-INVESTMENT-ROUNDING" in row["appeared"]}
     assert "excellent-copd.json" in appeared
-    assert report["summary"]["findings_appeared"]["FIN-TOTAL-INVESTMENT-SUM"] == len(appeared)
+    assert report["summary"]["findings_appeared"]["FIN-TOTAL-INVESTMENT-ROUNDING"] == len(appeared)
     assert report["rules_reevaluated"] == 1
 
 

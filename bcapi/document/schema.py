@@ -118,6 +118,8 @@ class Investment(Strict):
     one_off = Money()
     recurring = Money()
     description = Text()
+    funding_source = Choice(*FUNDING_SOURCES, metadata={
+        "description": "Where this line's money comes from, when it differs from finance.funding_source"})
 
 
 class Saving(Strict):
@@ -138,6 +140,18 @@ class FreedUpResources(Strict):
     planned_use = Text()
 
 
+class MarginalRateExemption(Strict):
+    """Why avoided emergency admissions save the full tariff, not the 30% marginal rate."""
+    reason = Text()
+    evidence = Text()
+
+
+class NetCostJustification(Strict):
+    """For a case that costs more than it saves: who meets the net cost and why it is worth it."""
+    borne_by = Text(500)
+    reason = Text()
+
+
 class Finance(Strict):
     investment = Items(Investment, metadata={
         "description": "Without total_investment, one_off + recurring over all lines may add up to at most "
@@ -153,6 +167,12 @@ class Finance(Strict):
     sensitivity = Items(Sensitivity)
     assumptions = TextList()
     freed_up_resources = fields.Nested(FreedUpResources, allow_none=True)
+    marginal_rate_exemption = fields.Nested(MarginalRateExemption, allow_none=True, metadata={
+        "description": "Why the 30% marginal rate for emergency admissions from 2010/11 does not apply "
+                       "(for example admissions held below the 2008/09 baseline), and the evidence"})
+    net_cost_justification = fields.Nested(NetCostJustification, allow_none=True, metadata={
+        "description": "For a case that does not break even over its period: who bears the net cost "
+                       "and the quality or strategic reason it is worth it"})
 
 
 class Risk(Strict):

@@ -73,9 +73,24 @@ def load_ruleset(path: str | Path) -> Ruleset:
 
 
 def parse_ruleset(text: str, filename: str = "<ruleset>") -> Ruleset:
-    """The Ruleset in `text`, or InvalidRuleset listing every problem found."""
-    loader = _Loader(text, filename)
-    return loader.load()
+    """The Ruleset in `text`, or InvalidRuleset listing every problem found.
+
+    Compiling a ruleset's expressions takes a second or two, so the same text (from the same
+    file name, which its problems would name) is compiled once a process: every app a process
+    makes (a test's, a worker's) and every CLI command then shares one immutable Ruleset.
+    """
+    key = (filename, text)
+    ruleset = _COMPILED.get(key)
+    if ruleset is None:
+        ruleset = _Loader(text, filename).load()
+        if len(_COMPILED) >= _COMPILED_MAX:
+            del _COMPILED[next(iter(_COMPILED))]  # the oldest
+        _COMPILED[key] = ruleset
+    return ruleset
+
+
+_COMPILED: dict[tuple[str, str], Ruleset] = {}
+_COMPILED_MAX = 8
 
 
 def _plain(node: Any) -> Any:

@@ -20,7 +20,11 @@ FUNCTIONS = {"size": ((1,), "num"), "int": ((1,), "num"), "double": ((1,), "num"
              "abs": ((1,), "num"), "round": ((2,), "num"), "sum": ((1,), "num"), "min": ((1,), None),
              "max": ((1,), None), "date": ((1,), "date"), "days_between": ((2,), "num"),
              "money": ((1,), "str"), "pct": ((1,), "str"), "num": ((1,), "str"),
-             "has": ((1,), "bool"), "filled": ((1,), "bool"), "get": ((2,), None)}
+             "has": ((1,), "bool"), "filled": ((1,), "bool"), "get": ((2,), None),
+             "add_years": ((2,), "date"), "add_days": ((2,), "date"), "period_end": ((2,), "date"),
+             "share_from": ((3,), "num"), "named": ((1,), "bool"), "baseline_line": ((2,), None),
+             "mentions": ((2,), "bool"), "own_tariff": ((2,), "num"),
+             "marginal_overstatement": ((6,), "num")}
 METHODS = {"size": ((0,), "num"), "contains": ((1,), "bool"), "startsWith": ((1,), "bool"),
            "endsWith": ((1,), "bool"), "matches": ((1,), "bool"), "lowerAscii": ((0,), "str"),
            "trim": ((0,), "str")}
@@ -28,7 +32,11 @@ HELPERS = {"size": rt.size, "int": rt.to_int, "double": rt.to_decimal, "string":
            "abs": rt.abs_, "round": rt.round_, "sum": rt.sum_, "min": rt.min_, "max": rt.max_,
            "date": rt.to_date, "days_between": rt.days_between, "money": rt.money, "pct": rt.pct,
            "num": rt.num, "contains": rt.contains, "startsWith": rt.starts_with, "endsWith": rt.ends_with,
-           "matches": rt.matches_dynamic, "lowerAscii": rt.lower_ascii, "trim": rt.trim}
+           "matches": rt.matches_dynamic, "lowerAscii": rt.lower_ascii, "trim": rt.trim,
+           "add_years": rt.add_years, "add_days": rt.add_days, "period_end": rt.period_end,
+           "share_from": rt.share_from, "named": rt.named, "baseline_line": rt.baseline_line,
+           "mentions": rt.mentions, "own_tariff": rt.own_tariff,
+           "marginal_overstatement": rt.marginal_overstatement}
 
 # The kinds of value each operand of a string method may be (the receiver first), as far as
 # the code generator knows them at load ('num', 'str', 'bool', 'list', 'map', 'date', 'null'): a
@@ -68,7 +76,9 @@ RUNTIME["_Fallback"] = _Fallback
 
 # Functions that cost a call into the run-time helpers: worth computing once when repeated.
 COSTLY_FUNCTIONS = frozenset({"date", "days_between", "round", "money", "pct", "num", "string", "int", "double",
-                              "min", "max", "sum"})
+                              "min", "max", "sum", "add_years", "add_days", "period_end", "share_from",
+                              "named", "baseline_line", "mentions", "own_tariff",
+                              "marginal_overstatement"})
 
 
 def compile_generated(python_source: str, filename: str) -> CodeType:

@@ -477,6 +477,250 @@ def days_between(a: Any, b: Any) -> int:
     return (b - a).days
 
 
+def _whole(value: Any, function: str, what: str) -> int:
+    if type(value) is int:
+        return value
+    if type(value) is Decimal and value == value.to_integral_value():
+        return int(value)
+    fail(f"{function}() needs a whole number of {what}, not {value!r}" if type(value) in NUM
+         else f"{function}() needs a whole number of {what}, not {type_name(value)}")
+
+
+def _date_arg(value: Any, function: str) -> datetime.date:
+    if type(value) is not DATE:
+        fail(f"{function}() needs a date (use date('YYYY-MM-DD')), not {type_name(value)}")
+    return value
+
+
+def add_years(day: Any, years: Any) -> datetime.date:
+    """The same date `years` later (earlier if negative); 29 February becomes 28 February in a
+    year that has none. So a period of N years from D ends the day before add_years(D, N)."""
+    start, count = _date_arg(day, "add_years"), _whole(years, "add_years", "years")
+    year = start.year + count
+    if not datetime.MINYEAR <= year <= datetime.MAXYEAR:
+        fail(f"add_years(): year {year} is out of range")
+    try:
+        return start.replace(year=year)
+    except ValueError:  # 29 February in a year that has none
+        return start.replace(year=year, day=28)
+
+
+def add_days(day: Any, days: Any) -> datetime.date:
+    start, count = _date_arg(day, "add_days"), _whole(days, "add_days", "days")
+    try:
+        return start + datetime.timedelta(days=count)
+    except OverflowError:
+        fail(f"add_days(): {count} days from {start.isoformat()} is out of range")
+
+
+def period_end(start: Any, years: Any) -> datetime.date:
+    """The last day of a period of `years` years from `start`: the day before the same date
+    `years` later (1 October 2008 + 3 years ends on 30 September 2011, leap days included)."""
+    return add_days(add_years(start, years), -1)
+
+
+def share_from(start: Any, year: Any, day: Any) -> Decimal:
+    """The share (0 to 1, by days) of year `year` (1 = the first) of a period starting on
+    `start` that falls on or after `day`: 1 for a year that starts on or after it, 0 for a
+    year that ends before it, the share of its days in between."""
+    begin = _date_arg(start, "share_from")
+    number = _whole(year, "share_from", "years")
+    cut = _date_arg(day, "share_from")
+    year_start, year_end = add_years(begin, number - 1), add_years(begin, number)
+    if cut <= year_start:
+        return Decimal(1)
+    if cut >= year_end:
+        return Decimal(0)
+    return DIVIDE(Decimal((year_end - cut).days), Decimal((year_end - year_start).days))
+
+
+# --- what the rules ask of a document's text -------------------------------------------------
+
+# Text that stands where a person, a body or an action should be, without naming one.
+PLACEHOLDERS = frozenset({
+    "", "tbc", "tba", "tbd", "tbc tba", "n/a", "n.a", "na", "n/k", "none", "nil", "nobody", "no one",
+    "unknown", "not known", "not yet known", "unclear", "?", "x", "xx", "xxx", "pending",
+    "to be confirmed", "to be agreed", "to be advised", "to be arranged", "to be decided",
+    "to be determined", "to be appointed", "to be named", "to be identified", "to follow",
+    "not applicable", "not stated", "not decided", "not yet decided", "not yet agreed",
+    "not yet appointed", "none identified", "none yet", "none stated", "not yet", "later",
+})
+_EDGE_PUNCTUATION = " \t\r\n.,;:!?()[]{}'\"*-–—_/\\"
+
+
+def placeholder(text: str) -> bool:
+    """Whether `text` is only a placeholder ("TBC", "n/a", "-", "To be confirmed." ...)."""
+    words = " ".join(text.split()).lower()
+    if words in PLACEHOLDERS:
+        return True
+    stripped = words.strip(_EDGE_PUNCTUATION)
+    return stripped in PLACEHOLDERS or " ".join(stripped.replace(".", " ").split()) in PLACEHOLDERS
+
+
+def named(value: Any) -> bool:
+    """Filled with a real answer: text that is not blank and not a placeholder ("TBC", "TBA",
+    "n/a", "none", "unknown", "-", "to be confirmed" ..., in any case, trimmed); a list with at
+    least one such text; any other filled value (a number, a map) counts as named."""
+    if value is None:
+        return False
+    kind = type(value)
+    if kind is str:
+        return not placeholder(value)
+    if kind is list:
+        return any(named(item) for item in value)
+    if kind is dict:
+        return len(value) > 0
+    return True
+
+
+_PARENTHESES = re.compile(r"\([^()]*\)")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_COMPANY_SUFFIXES = ("ltd", "limited", "llp", "plc", "cic")
+
+
+def _phrase(text: str) -> str:
+    return " ".join(_NON_WORD.sub(" ", _PARENTHESES.sub(" ", text.lower())).split())
+
+
+def mentions(text: Any, name: Any) -> bool:
+    """Whether `text` names `name`: the name's words, in order, ignoring case, punctuation, a
+    remark in brackets and a company suffix ("Heart of Birmingham GP Services Ltd (owned by
+    ...)" is mentioned by "medical director of Heart of Birmingham GP Services")."""
+    if text is None or name is None:
+        return False
+    _strings("mentions", text, name)
+    words = _phrase(name).split()
+    while words and words[-1] in _COMPANY_SUFFIXES:
+        words.pop()
+    if not words:
+        return False
+    return f" {' '.join(words)} " in f" {' '.join(_NON_WORD.sub(' ', text.lower()).split())} "
+
+
+# Words that say what kind of activity a line is, not which: they cannot tell two lines apart.
+_GENERIC_WORDS = frozenset({
+    "the", "and", "for", "with", "from", "into", "per", "year", "years", "annual", "activity",
+    "admission", "admissions", "admitted", "emergency", "elective", "non", "nonelective", "unplanned",
+    "avoided", "avoid", "avoidable", "moved", "move", "shifted", "shift", "reduced", "reduction",
+    "fewer", "saved", "patients", "patient", "episodes", "episode", "spells", "spell", "attendances",
+    "attendance", "first", "follow", "ups", "up", "outpatient", "outpatients", "hospital", "acute",
+    "community", "primary", "care", "setting", "baseline", "tariff", "hrg", "pbr", "total", "all",
+})
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _words(text: Any) -> frozenset:
+    if type(text) is not str:
+        return frozenset()
+    found = set()
+    previous = ""
+    for word in _WORD.findall(text.lower()):
+        negated, previous = previous == "non", word
+        if negated or len(word) < 3 or word in _GENERIC_WORDS:  # "non-fracture" is not about fractures
+            continue
+        found.add(word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word)
+    return frozenset(found)
+
+
+def baseline_line(shift: Any, baseline: Any) -> dict | None:
+    """The baseline activity line that an activity-shift line moves or avoids, or null when that
+    cannot be told. Candidates are the baseline lines of the shift's point of delivery (or, when
+    none has it, those that give none); one candidate is the answer; among several, the one
+    whose description shares the most distinguishing words with the shift's `activity` (not
+    generic ones such as "admissions" or "avoided"), else the only one with the same unit cost."""
+    if shift is None or baseline is None:
+        return None
+    if type(shift) is not dict:
+        fail(f"baseline_line() needs an activity-shift line (a map), not {type_name(shift)}")
+    if type(baseline) is not list:
+        fail(f"baseline_line() needs the list of baseline activity lines, not {type_name(baseline)}")
+    lines = [line for line in baseline if type(line) is dict]
+    point = shift.get("point_of_delivery")
+    if point is not None:
+        same = [line for line in lines if line.get("point_of_delivery") == point]
+        lines = same or [line for line in lines if line.get("point_of_delivery") is None]
+    if len(lines) <= 1:
+        return lines[0] if lines else None
+    wanted = _words(shift.get("activity"))
+    if wanted:
+        scores = [len(wanted & _words(line.get("description"))) for line in lines]
+        best = max(scores)
+        if best > 0 and scores.count(best) == 1:
+            return lines[scores.index(best)]
+    cost = shift.get("unit_cost")
+    if type(cost) in NUM:
+        priced = [line for line in lines if type(line.get("unit_cost")) in NUM and line["unit_cost"] == cost]
+        if len(priced) == 1:
+            return priced[0]
+    return None
+
+
+def own_tariff(shift: Any, baseline: Any) -> Any:
+    """The unit cost of the baseline line an activity-shift line comes from (`baseline_line`),
+    or, where that cannot be told or gives no unit cost, the lowest unit cost in `baseline`:
+    the tariff a saving is held against, never a dearer line's. Null when no line has one."""
+    line = baseline_line(shift, baseline)
+    if line is not None and type(line.get("unit_cost")) in NUM:
+        return line["unit_cost"]
+    costs = [item["unit_cost"] for item in baseline or () if type(item) is dict and type(item.get("unit_cost")) in NUM]
+    return min(costs) if costs else None
+
+
+_EMERGENCY_WORDS = re.compile(r"emergency|non.?elective|unplanned")
+
+
+def _emergency(shift: dict) -> bool:
+    point = shift.get("point_of_delivery")
+    if point is not None:
+        return point == "emergency_admission"
+    activity = shift.get("activity")
+    return type(activity) is str and _EMERGENCY_WORDS.search(activity.lower()) is not None
+
+
+def marginal_overstatement(savings: Any, shifts: Any, baseline: Any, start: Any, cut: Any, rate_pct: Any) -> Decimal:
+    """How much of a period's savings rests on valuing avoided emergency admissions above the
+    marginal rate (`rate_pct`% of their own tariff) from `cut` on: each year's savings times the
+    share of the year from `cut` (`share_from`) times the overstatement's share of the moved
+    activity's value (per avoided admission, its volume × (unit cost − rate × own tariff), the
+    tariff from `own_tariff` among the baseline's emergency lines). An avoided emergency
+    admission is an activity-shift line of point of delivery "emergency_admission", or one with
+    none whose activity says emergency, non-elective or unplanned. 0 when nothing is overstated."""
+    for value, what in ((savings, "the savings lines"), (shifts, "the activity-shift lines"),
+                        (baseline, "the baseline activity lines")):
+        if type(value) is not list:
+            fail(f"marginal_overstatement() needs {what} as a list, not {type_name(value)}")
+    if type(rate_pct) not in NUM:
+        fail(f"marginal_overstatement() needs the marginal rate as a number, not {type_name(rate_pct)}")
+    _date_arg(start, "marginal_overstatement")
+    _date_arg(cut, "marginal_overstatement")
+    emergency = [line for line in baseline
+                 if type(line) is dict and line.get("point_of_delivery") == "emergency_admission"]
+    if not any(type(line.get("unit_cost")) in NUM for line in emergency):
+        return Decimal(0)
+    lines = [line for line in shifts if type(line) is dict]
+    value = sum((line["annual_volume"] * line["unit_cost"] for line in lines
+                 if type(line.get("annual_volume")) in NUM and type(line.get("unit_cost")) in NUM), Decimal(0))
+    over = Decimal(0)
+    for line in lines:
+        if not emergency or not _emergency(line) or type(line.get("unit_cost")) not in NUM:
+            continue
+        tariff = own_tariff(line, emergency)
+        volume = line.get("annual_volume")
+        volume = volume if type(volume) in NUM else 0
+        over += volume * max(Decimal(0), line["unit_cost"] - DIVIDE(Decimal(rate_pct) * tariff, Decimal(100)))
+    if over <= 0 or value <= 0:
+        return Decimal(0)
+    share_of_value = DIVIDE(over, Decimal(value))
+    total = Decimal(0)
+    for saving in savings:
+        if type(saving) is not dict or type(saving.get("amount")) not in NUM:
+            continue
+        year = saving.get("year")
+        year = year if type(year) is int and year >= 1 else 1
+        total += saving["amount"] * share_from(start, year, cut) * share_of_value
+    return CONTEXT.plus(total)
+
+
 def _format_number(value: Any, function: str) -> Decimal:
     if type(value) not in NUM:
         fail(f"{function}() needs a number, not {type_name(value)}{_bool_note(value)}")
