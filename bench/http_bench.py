@@ -1,6 +1,7 @@
 """HTTP benchmark (issue #7): bcapi under gunicorn against the floor of any Flask JSON API.
 
     .venv/bin/python bench/http.py [--quick]   (bench/http.py runs this module) [--rounds N] [--threads N] [--no-postgres]
+                                   [--compare-old]
 
 Starts, on free loopback ports and with the project's own gunicorn settings (`gunicorn.conf.py`):
 
@@ -19,6 +20,9 @@ HTTP/1.1 client by default, because requests' own CPU time per request exceeds t
 floor (median over rounds), and the server's CPU time per request (from /proc: all gunicorn
 processes, so the client's own CPU is not in it). The only setting changed from the defaults is
 BCAPI_RATE_LIMIT (a benchmark key would otherwise be throttled at 1200 requests a minute).
+
+`--compare-old` also starts the floor and bcapi with the settings before issue #13 (`--worker-class
+sync --threads 1 --workers 2`), measured in the same rounds, each against the floor under its own settings.
 
 Targets (issue #7), on SQLite: dry run >= 0.5x the floor, stored submission >= 0.35x the floor.
 """
@@ -65,8 +69,8 @@ def free_port() -> int:
 class Server:
     """`gunicorn APP` from the project root, so that it reads the project's gunicorn.conf.py."""
 
-    def __init__(self, name: str, app: str, env: dict[str, str], log: Path):
-        self.name, self.app, self.log = name, app, log
+    def __init__(self, name: str, app: str, env: dict[str, str], log: Path, args: tuple[str, ...] = ()):
+        self.name, self.app, self.log, self.args = name, app, log, args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env, "BCAPI_BIND": f"127.0.0.1:{self.port}"}
@@ -74,7 +78,7 @@ class Server:
 
     def start(self) -> "Server":
         with open(self.log, "ab") as log:
-            self.process = subprocess.Popen([str(BIN / "gunicorn"), self.app], env=self.env, cwd=ROOT,
+            self.process = subprocess.Popen([str(BIN / "gunicorn"), *self.args, self.app], env=self.env, cwd=ROOT,
                                             stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -245,6 +249,8 @@ def main() -> int:
     parser.add_argument("--client", choices=sorted(CLIENTS), default="raw",
                         help="raw: a minimal keep-alive socket client (default); requests: requests.Session")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--compare-old", action="store_true",
+                        help="also the settings before issue #13 (sync workers, one thread), side by side")
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.quick else 3)
     n_app = args.requests or (200 if args.quick else 1500)
@@ -258,66 +264,79 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bcapi-bench-http-"))
     servers: list[Server] = []
     drops = []
-    legs: list[tuple[str, Server, dict[str, str]]] = []
+    legs: list[tuple[str, str, Server, dict[str, str]]] = []
+    setups = {"": ()}
+    if args.compare_old:
+        setups = {"": (), "old ": ("--worker-class", "sync", "--threads", "1", "--workers", "2")}
     try:
-        floor = Server("floor", "bench.floor_app:app", {}, tmp / "floor.log").start()
-        servers.append(floor)
+        floors: dict[str, Server] = {}
         databases = [("sqlite", f"sqlite:///{tmp / 'bench.sqlite3'}")]
         if not args.no_postgres:
             pg = scratch_database("bcapi_bench_http")
             if pg:
                 databases.append(("postgresql", pg[0]))
                 drops.append(pg[1])
+        for setup, extra in setups.items():
+            floors[setup] = Server(f"{setup}floor", "bench.floor_app:app", {}, tmp / f"{setup}floor.log", extra).start()
+            servers.append(floors[setup])
         for name, url in databases:
             env = {"BCAPI_DATABASE_URL": url, "BCAPI_INSTANCE_PATH": str(tmp / name),
                    "BCAPI_RATE_LIMIT": "10000000 per minute"}
             bcapi_cli(env, "db", "upgrade")
             key = bcapi_cli(env, "keys", "create", "--role", "commissioner", "--consortium", "EAS",
                             "--label", "bench")
-            server = Server(name, "wsgi:app", env, tmp / f"{name}.log").start()
-            servers.append(server)
-            legs.append((name, server, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}))
+            for setup, extra in setups.items():
+                server = Server(f"{setup}{name}", "wsgi:app", env, tmp / f"{setup}{name}.log", extra).start()
+                servers.append(server)
+                legs.append((setup, name, server, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}))
 
         print(f"bcapi HTTP benchmark, {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
-              f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+              f"{platform.node()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; load average "
+              f"{os.getloadavg()[0]:.1f}")
         print(f"body {len(body)} bytes; {rounds} round(s); {args.threads} client threads ({args.client} client); "
               f"{n_floor} floor and {n_app} bcapi requests per measurement; gunicorn.conf.py defaults "
               f"(BCAPI_WORKERS={os.environ.get('BCAPI_WORKERS', '2')}, "
-              f"BCAPI_THREADS={os.environ.get('BCAPI_THREADS', '1')})")
+              f"BCAPI_THREADS={os.environ.get('BCAPI_THREADS', '4')})"
+              + ("; 'old': --worker-class sync --threads 1 --workers 2, each against its own floor" if args.compare_old else ""))
         json_headers = {"Content-Type": "application/json"}
         results: dict[str, list[dict]] = {}
         for r in range(rounds):
-            floor_result = measure(client, floor, "/api/v1/assessments", body, json_headers, n_floor,
-                                   args.threads, 200)
-            results.setdefault("floor", []).append(floor_result)
-            for name, server, headers in legs:
+            floor_results = {}
+            for setup, floor in floors.items():
+                floor_results[setup] = measure(client, floor, "/api/v1/assessments", body, json_headers, n_floor,
+                                               args.threads, 200)
+                results.setdefault(f"{setup}floor", []).append(floor_results[setup])
+            for setup, name, server, headers in legs:
                 for kind, path, ok in (("dry run", "/api/v1/assessments", 200), ("submission", "/api/v1/cases", 201)):
                     result = measure(client, server, path, body, headers, n_app, args.threads, ok)
-                    result["ratio"] = result["rps"] / floor_result["rps"]
-                    results.setdefault(f"{name} {kind}", []).append(result)
-            print(f"  round {r + 1}: floor {floor_result['rps']:.0f} req/s; " + "; ".join(
-                f"{k} {v[-1]['rps']:.0f} ({v[-1]['ratio']:.2f}x)" for k, v in results.items() if k != "floor"))
+                    result["ratio"] = result["rps"] / floor_results[setup]["rps"]
+                    results.setdefault(f"{setup}{name} {kind}", []).append(result)
+            print(f"  round {r + 1}: " + "; ".join(f"{k} {v[-1]['rps']:.0f}" + (f" ({v[-1]['ratio']:.2f}x)" if "ratio" in v[-1] else "")
+                                                  for k, v in results.items()))
 
         def median(rows: list[dict], key: str) -> float | None:
             values = [row[key] for row in rows if row.get(key) is not None]
             return statistics.median(values) if values else None
 
         print()
-        floor_cpu = median(results["floor"], "server_cpu_ms")
-        print(f"{'':24s} {'req/s':>8s} {'x floor':>8s} {'server CPU ms/req':>18s} {'floor CPU / CPU':>16s} "
-              f"{'client CPU ms/req':>18s}")
+        shipped_floor = median(results["floor"], "rps")
+        print(f"{'':28s} {'req/s':>8s} {'x floor':>8s} {'x shipped floor':>16s} {'server CPU ms/req':>18s} "
+              f"{'floor CPU / CPU':>16s} {'client CPU ms/req':>18s}")
         for label, rows in results.items():
             ratio = median(rows, "ratio")
             server_cpu = median(rows, "server_cpu_ms")
+            floor_cpu = median(results["old floor" if label.startswith("old ") else "floor"], "server_cpu_ms")
             cpu_ratio = floor_cpu / server_cpu if floor_cpu and server_cpu else None
-            print(f"{label:24s} {median(rows, 'rps'):8.0f} {('%.2f' % ratio) if ratio else '1.00':>8s} "
+            print(f"{label:28s} {median(rows, 'rps'):8.0f} {('%.2f' % ratio) if ratio else '1.00':>8s} "
+                  f"{median(rows, 'rps') / shipped_floor:16.2f} "
                   f"{('%.2f' % server_cpu) if server_cpu is not None else 'n/a':>18s} "
                   f"{('%.2f' % cpu_ratio) if cpu_ratio else 'n/a':>16s} "
                   f"{median(rows, 'client_cpu_ms'):18.2f}")
         print()
         verdicts = []
         for label, target in (("sqlite dry run", 0.5), ("sqlite submission", 0.35),
-                              ("postgresql dry run", 0.5), ("postgresql submission", 0.35)):
+                              ("postgresql dry run", 0.5), ("postgresql submission", 0.35),
+                              ("old sqlite dry run", 0.5), ("old sqlite submission", 0.35)):
             if label in results:
                 ratio = median(results[label], "ratio")
                 verdicts.append(f"{label} {ratio:.2f}x (target >= {target}x: {'met' if ratio >= target else 'NOT met'})")

@@ -115,13 +115,15 @@ def keys_revoke(key_id: str) -> None:
 
 # -- serving ---------------------------------------------------------------------------------
 @main.command()
-@click.option("--bind", default="127.0.0.1:8000", show_default=True)
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--bind", help="address:port to listen on  [default: BCAPI_BIND, else 127.0.0.1:8000]")
+@click.option("--workers", type=click.IntRange(min=1), help="worker processes  [default: BCAPI_WORKERS, else 2]")
 @click.option("--demo", is_flag=True, help="migrate, load the sample cases and print demo keys first")
-def serve(bind: str, workers: int, demo: bool) -> None:
-    """Run the service under gunicorn."""
-    from bcapi.http.server import run
+def serve(bind: str | None, workers: int | None, demo: bool) -> None:
+    """Run the service under gunicorn, with the settings `gunicorn wsgi:app` reads (BCAPI_BIND,
+    BCAPI_WORKERS, BCAPI_THREADS, BCAPI_TIMEOUT, BCAPI_CLIENT_TIMEOUT, ...); options win."""
+    from bcapi.http.server import run, settings
 
+    bind = bind or settings()["bind"]
     if demo:
         _prepare_demo(bind)
     run(bind=bind, workers=workers)

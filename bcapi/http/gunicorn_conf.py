@@ -1,13 +1,18 @@
-"""gunicorn settings from the environment; `gunicorn.conf.py` at the project root imports these.
+"""gunicorn settings from the environment; `gunicorn.conf.py` at the project root imports these,
+and `bcapi serve` uses them too.
 
-BCAPI_BIND (default 127.0.0.1:8000), BCAPI_WORKERS (default 2), BCAPI_THREADS (default 1),
-BCAPI_TIMEOUT seconds (default 30). Command-line options still win.
+BCAPI_BIND (default 127.0.0.1:8000), BCAPI_WORKERS (default 2), BCAPI_THREADS per worker
+(default 4), BCAPI_TIMEOUT seconds a request may run (default 30), BCAPI_CLIENT_TIMEOUT seconds a
+client has to send its whole request (default 30, read by the worker). Command-line options win.
 """
 import os
 
 bind = os.environ.get("BCAPI_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("BCAPI_WORKERS", "2"))
-threads = int(os.environ.get("BCAPI_THREADS", "1"))
+# gthread, reading each request whole before a thread takes it: slow and idle clients cost a
+# poller entry, not a worker (bcapi/http/worker.py). Every error it answers is problem+json.
+worker_class = "bcapi.http.worker.BufferingWorker"
+threads = int(os.environ.get("BCAPI_THREADS", "4"))
 timeout = int(os.environ.get("BCAPI_TIMEOUT", "30"))
 graceful_timeout = 20
 keepalive = 5
