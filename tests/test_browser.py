@@ -29,7 +29,7 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # The dermatology sample's two failed blockers, as the ruleset titles them.
 DERM_BLOCKERS = ["Where the provider includes the commissioners, interests are declared",
-                 "Where the provider includes the commissioners, the case is independently scrutinised"]
+                 "Where the provider includes the commissioners, the case is scrutinised by a body independent of the interest"]
 
 
 @pytest.fixture

@@ -53,9 +53,9 @@ def test_an_assessment_stored_before_the_fields_existed_is_served_with_them(api)
     client = api.app.test_client()
     sign_in(client, api.key("board"))
     html = client.get(f"/dashboard/cases/{case['id']}").get_data(as_text=True)
-    start = html.index('<section class="rating-why"')
+    start = html.index('<section class="rating-why')
     block = html[start:html.index("</section>", start)]
-    assert html.index('id="verdict"') < html.index('class="rating-why"') < html.index("<caption>Scores by criterion")
+    assert html.index('id="verdict"') < html.index('class="rating-why') < html.index("<caption>Scores by criterion")
     assert "What sets this rating" in block and "To reach green" in block
     assert stored["rating_reasons"][0]["reason"].replace("'", "&#39;") in block
     assert all(step["rule_id"] in block for step in stored["path_to_green"])
