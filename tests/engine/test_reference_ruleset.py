@@ -177,7 +177,8 @@ def _variants(document: dict):
 
 
 @pytest.mark.parametrize("case", ["excellent-copd.json", "managed-conflict-dermatology.json",
-                                  "sample-dermatology-gpwsi.json", "sample-msk-triage.json",
+                                  "../../../schemas/examples/dermatology-gpwsi.json",
+                                  "../../../schemas/examples/msk-triage.json",
                                   "../panel/emergency-admissions-at-47pct-of-own-tariff.json",
                                   "../panel/declarations-dated-after-scrutiny.json"])
 def test_no_document_the_schema_accepts_makes_a_rule_error(ruleset, case):
