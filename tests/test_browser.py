@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from bcapi.storage.models import BusinessCase
 
+from .chromium import launched, serving
 from .factories import body, sample
 
 # Whole-page screenshots when BCAPI_SCREENSHOTS names a folder (they take seconds each); else
 # what the window shows, in test-artifacts/.
 FULL_PAGE = bool(os.environ.get("BCAPI_SCREENSHOTS"))
 ARTIFACTS = Path(os.environ.get("BCAPI_SCREENSHOTS") or Path(__file__).resolve().parent.parent / "test-artifacts")
-CHROMIUM = os.environ.get("BCAPI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # The dermatology sample's two failed blockers, as the ruleset titles them.
@@ -34,26 +31,14 @@ DERM_BLOCKERS = ["Where the provider includes the commissioners, interests are d
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--lang=en-GB"])
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

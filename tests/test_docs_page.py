@@ -6,43 +6,28 @@ at desktop and phone width are saved under test-artifacts/ for a person to look 
 """
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+
+from .chromium import launched, serving
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
-CHROMIUM = os.environ.get("BCAPI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture
 def docs_url(app, database_url):
     if not database_url.startswith("sqlite"):
         pytest.skip("the docs page does not touch the database; one run is enough")
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture
 def chromium():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+    with launched() as browser:
         yield browser
-        browser.close()
 
 
 def _open_docs(chromium, docs_url: str, width: int):
