@@ -67,9 +67,9 @@ def test_a_revision_after_return_restarts_the_clock(api, app):
     case, etag = submit(api)
     with app.extensions["bcapi"].db.writing() as session:  # submitted long ago: the clock has run out
         session.get(BusinessCase, case["id"]).decision_due = dt.date(2001, 1, 1)
+    assert body(api.get(f"/api/v1/cases/{case['id']}"))["overdue"] is True
     api.post(f"/api/v1/cases/{case['id']}/decisions", as_="board",
              json={"outcome": "returned_for_revision", "reasons": [{"reason": "Add a sensitivity case"}]})
-    assert body(api.get(f"/api/v1/cases/{case['id']}"))["overdue"] is True
     revised = api.put(f"/api/v1/cases/{case['id']}", json=make_document(title="Revised"), headers={"If-Match": etag})
     assert revised.status_code == 200
     assert body(revised)["status"] == "revised"
