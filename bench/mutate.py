@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import coverage
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The module, the tests that cover it (run in this order with -x, the quickest to fail first),
@@ -40,7 +42,7 @@ MODULES: dict[str, dict] = {
     "assess": {
         "path": "bcapi/engine/assess.py",
         "tests": ["tests/engine/test_scoring.py", "tests/engine/test_scoring_properties.py",
-                  "tests/engine/test_properties.py", "tests/engine/test_reference_ruleset.py"],
+                  "tests/engine/test_reference_ruleset.py"],
         "before": ["tests/engine/test_properties.py", "tests/engine/test_reference_ruleset.py"],
     },
     "idempotency": {
@@ -87,6 +89,7 @@ QUIET_CALLS = {"debug", "info", "warning", "log"}  # logging: not behaviour a te
 class Mutant:
     number: int
     line: int
+    end_line: int
     description: str
     source: str  # the whole module, mutated
 
@@ -203,7 +206,8 @@ def mutants(source: str) -> list[Mutant]:
         text = ast.unparse(mutated)
         if text == ast.unparse(tree):
             continue
-        out.append(Mutant(len(out) + 1, node.lineno, description, text))
+        out.append(Mutant(len(out) + 1, node.lineno, getattr(node, "end_lineno", None) or node.lineno,
+                          description, text))
     return out
 
 
@@ -222,12 +226,14 @@ def scratch_copy() -> Path:
     return where
 
 
-def run_tests(where: Path, tests: list[str], timeout: float, select: str | None = None) -> tuple[str, float]:
+def run_tests(where: Path, tests: list[str], timeout: float, select: str | None = None,
+              env: dict[str, str] | None = None, plugins: tuple[str, ...] = ()) -> tuple[str, float]:
     """'killed', 'survived' or 'timeout' (counted as killed: the mutant hangs), and seconds."""
-    env = {**os.environ, "PYTHONPATH": str(where), "HYPOTHESIS_PROFILE": "mutation"}
+    env = {**os.environ, "PYTHONPATH": f"{where}{os.pathsep}{where / 'bench'}", **(env or {})}
     start = time.monotonic()
     try:
         result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                                 *(a for p in plugins for a in ("-p", p)),
                                  *(["-k", select] if select else []), *tests], cwd=where, env=env, timeout=timeout,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     except subprocess.TimeoutExpired:
@@ -239,6 +245,37 @@ def run_tests(where: Path, tests: list[str], timeout: float, select: str | None 
         return "killed", elapsed
     sys.stderr.write(result.stdout[-3000:])
     raise SystemExit(f"pytest could not run the tests (exit {result.returncode})")
+
+
+def tests_by_line(data_file: Path, target: Path) -> tuple[dict[int, list[str]], list[str]]:
+    """{line: node ids of the tests that ran it}, and every node id in the order pytest ran them."""
+    data = coverage.CoverageData(basename=str(data_file))
+    data.read()
+    by_line = {line: [c for c in contexts if c]
+               for line, contexts in (data.contexts_by_lineno(str(target)) or {}).items()}
+    order = Path(f"{data_file}.order").read_text(encoding="utf-8").split("\n")
+    return by_line, [node for node in order if node]
+
+
+def statement_starts(source: str) -> dict[int, int]:
+    """{line: the first line of the innermost statement holding it}: coverage records a
+    statement on its first line only."""
+    starts: dict[int, int] = {}
+    for node in ast.walk(ast.parse(source)):  # outer statements first, so inner ones win
+        if isinstance(node, ast.stmt):
+            for line in range(node.lineno, node.end_lineno + 1):
+                starts[line] = node.lineno
+    return starts
+
+
+def function_body_lines(source: str) -> set[int]:
+    """The lines inside function bodies: what runs only when called, so only in the tests that
+    call it. Anything else (a constant, a default argument) runs at import: every test reads it."""
+    lines: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            lines.update(range(node.body[0].lineno, node.end_lineno + 1))
+    return lines
 
 
 def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool) -> dict:
@@ -253,10 +290,17 @@ def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool)
     tests = spec["tests"] if which == "after" else spec["before"]
     where = scratch_copy()
     copy_target = where / spec["path"]
+    data_file = where / ".mutate-coverage"
     try:
-        state, base = run_tests(where, tests, timeout=1800, select=spec.get("select"))
+        # A clean run, recording which test reaches which line of the module.
+        state, base = run_tests(where, tests, timeout=3600, select=spec.get("select"),
+                                env={"MUTATE_TARGET": str(copy_target), "MUTATE_DATA": str(data_file)},
+                                plugins=("mutate_coverage",))
         if state != "survived":
             raise SystemExit(f"{name}: the mapped tests fail on the unmutated code ({state})")
+        reached, order = tests_by_line(data_file, copy_target)
+        in_functions = function_body_lines(original)
+        starts = statement_starts(original)
         print(f"{name}: {len(found)} mutants, {base:.0f} s for a clean run of {len(tests)} test paths", flush=True)
         results = {"killed": 0, "survived": [], "timeout": 0}
         for m in found:
@@ -265,7 +309,20 @@ def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool)
             copy_target.write_text(m.source, encoding="utf-8")
             for pyc in (copy_target.parent / "__pycache__").glob(copy_target.stem + ".*.pyc"):
                 pyc.unlink()
-            state, took = run_tests(where, tests, timeout=max(60.0, 3 * base), select=spec.get("select"))
+            # The tests that reach the mutated lines (in their usual order); all of them for a
+            # line no test was seen on (a signature's default, a line run only at import).
+            lines = range(m.line, m.end_line + 1)
+            nodes = []
+            if all(line in in_functions for line in lines):
+                ran = {*lines, *(starts.get(line, line) for line in lines)}
+                reaching = set().union(*(reached.get(line, ()) for line in ran))
+                nodes = [node for node in order if node in reaching]
+                if not reaching:  # no test runs these lines: the mutant survives, untested
+                    results["survived"].append(m)
+                    print(f"  NOT REACHED #{m.number} line {m.line}: {m.description}", flush=True)
+                    continue
+            state, took = run_tests(where, nodes or tests, timeout=max(60.0, 3 * base),
+                                    select=None if nodes else spec.get("select"))
             if state == "survived":
                 results["survived"].append(m)
                 print(f"  SURVIVED #{m.number} line {m.line}: {m.description}    [{original.splitlines()[m.line - 1].strip()[:90]}]",
@@ -284,7 +341,7 @@ def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("module", choices=[*MODULES, "all"])
+    parser.add_argument("module", nargs="+", choices=[*MODULES, "all"])
     parser.add_argument("--tests", choices=["after", "before"], default="after",
                         help="the mapped tests (default) or those that existed before issue #16")
     parser.add_argument("--only", help="comma-separated mutant numbers")
@@ -292,7 +349,7 @@ def main() -> None:
     args = parser.parse_args()
     only = {int(x) for x in args.only.split(",")} if args.only else None
     started = time.monotonic()
-    for name in MODULES if args.module == "all" else [args.module]:
+    for name in MODULES if "all" in args.module else args.module:
         run_module(name, which=args.tests, only=only, list_only=args.list)
     if not args.list:
         print(f"total {time.monotonic() - started:.0f} s")
