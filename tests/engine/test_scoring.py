@@ -170,6 +170,27 @@ def test_a_criterion_under_amber_makes_the_case_red_however_well_the_rest_scores
     assert criterion(result, "risk").score == Decimal("25.0")
 
 
+def test_a_case_is_rated_by_its_worst_criterion_when_that_is_worse_than_its_score():
+    """finance passes (100.0), risk fails 3 of 4 minors (2/8 = 25.0, red); equal weights: overall
+    62.5, amber on its own, red by the risk criterion."""
+    rules = [("FIN-1", "finance", "minor")] + [(f"RISK-{i}", "risk", "minor") for i in range(1, 5)]
+    result = assess(document_where(failing=("RISK-1", "RISK-2", "RISK-3")), outcome_ruleset(rules=rules))
+    assert (result.score, result.rating) == (Decimal("62.5"), "red")
+    assert [c.rating for c in result.criteria] == ["green", "red"]
+
+
+def test_one_amber_criterion_makes_a_case_of_green_criteria_amber():
+    """finance 100.0 (weight 1) and risk 80.0 (weight 1, 4 of 5 minors) are green; governance
+    (weight 2, one minor passes, one fails) is 50.0, amber: overall (100 + 80 + 50×2)/4 = 70.0."""
+    rules = ([("FIN-1", "finance", "minor")] + [(f"RISK-{i}", "risk", "minor") for i in range(1, 6)]
+             + [("GOV-1", "governance", "minor"), ("GOV-2", "governance", "minor")])
+    ruleset = outcome_ruleset(rules=rules, criteria={"finance": 1, "risk": 1, "governance": 2})
+    result = assess(document_where(failing=("RISK-5", "GOV-2")), ruleset)
+    assert [(c.score, c.rating) for c in result.criteria] == [
+        (Decimal("100.0"), "green"), (Decimal("80.0"), "green"), (Decimal("50.0"), "amber")]
+    assert (result.score, result.rating) == (Decimal("70.0"), "amber")
+
+
 # --- rules that error ----------------------------------------------------------------------
 
 def test_a_blocker_that_errors_makes_the_case_red_and_costs_its_weight():
@@ -221,15 +242,18 @@ def test_a_criterion_where_nothing_applies_scores_100():
 # --- findings: order, pointers -------------------------------------------------------------
 
 def test_findings_are_listed_errors_first_then_failures_passes_and_the_rest_by_severity_then_id():
-    rules = [("B-2", "finance", "minor"), ("A-9", "finance", "major"), ("C-1", "finance", "blocker"),
-             ("A-1", "finance", "minor"), ("Z-1", "finance", "advice"), ("D-1", "finance", "major"),
+    """Within a status, the most severe first and then by rule id: the passes below are named
+    so that sorting by id alone would list them the other way round."""
+    rules = [("B-2", "finance", "minor"), ("A-9", "finance", "major"), ("Y-1", "finance", "blocker"),
+             ("A-1", "finance", "minor"), ("Z-1", "finance", "advice"), ("X-1", "finance", "major"),
+             ("W-1", "finance", "minor"), ("V-1", "finance", "advice"), ("X-2", "finance", "major"),
              ("E-1", "finance", "blocker"), ("F-1", "finance", "minor")]
     document = document_where(failing=("A-1", "A-9", "Z-1"), erroring=("B-2",), not_applicable=("E-1", "F-1"))
     result = assess(document, outcome_ruleset(rules=rules))
     assert statuses(result) == [
         ("B-2", "error"),
         ("A-9", "fail"), ("A-1", "fail"), ("Z-1", "fail"),
-        ("C-1", "pass"), ("D-1", "pass"),
+        ("Y-1", "pass"), ("X-1", "pass"), ("X-2", "pass"), ("W-1", "pass"), ("V-1", "pass"),
         ("E-1", "not_applicable"), ("F-1", "not_applicable")]
 
 
