@@ -41,8 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, dict] = {
     "assess": {
         "path": "bcapi/engine/assess.py",
-        "tests": ["tests/engine/test_scoring.py", "tests/engine/test_scoring_properties.py",
-                  "tests/engine/test_reference_ruleset.py"],
+        "tests": ["tests/engine/test_scoring.py", "tests/engine/test_scoring_properties.py"],
         "before": ["tests/engine/test_properties.py", "tests/engine/test_reference_ruleset.py"],
     },
     "idempotency": {
@@ -59,7 +58,9 @@ MODULES: dict[str, dict] = {
     },
     "cases": {
         "path": "bcapi/services/cases.py",
-        "tests": ["tests/test_case_lifecycle.py", "tests/test_cases_api.py", "tests/test_decisions_and_audit.py"],
+        "tests": ["tests/test_case_lifecycle.py", "tests/test_cases_api.py", "tests/test_decisions_and_audit.py",
+                  "tests/test_hostile_http.py::test_an_idempotent_replay_after_a_revision_keeps_body_and_etag_together",
+                  "tests/test_hostile_http.py::test_a_forged_or_naive_next_cursor_is_a_400_problem"],
         "before": ["tests/test_cases_api.py", "tests/test_decisions_and_audit.py",
                    "tests/test_hostile_http.py"],
         # The SQLite leg only: the code under mutation is the same on both databases, and the

@@ -178,6 +178,12 @@ def test_a_cursor_without_a_timezone_is_refused_naming_the_cursor(api):
     assert aware.status_code == 200 and body(aware)["items"] == []
 
 
+def test_a_cursor_names_an_id_of_at_most_64_characters(api):
+    at = "2026-01-01T00:00:00+00:00"
+    assert api.get(f"/api/v1/cases?cursor={cursor(at + '|' + 'f' * 64)}").status_code == 200
+    assert_problem(api.get(f"/api/v1/cases?cursor={cursor(at + '|' + 'f' * 65)}"), 400)
+
+
 def test_a_cursor_in_another_offset_means_the_same_instant(api):
     """Cursors are ours, but one written at +01:00 names the same point as at UTC."""
     ids = [submitted(api, make_document(title=f"Case {i}"))[0] for i in range(2)]
