@@ -122,6 +122,37 @@ def test_a_revision_after_a_decision_restarts_the_clock_and_one_before_does_not(
     assert body(api.get(url))["decision_due"] == body(again)["decision_due"]
 
 
+def test_of_two_revisions_from_the_same_etag_only_the_one_stored_first_counts(api, app):
+    """Another revision lands between this one's ETag check and its write: this one is refused as
+    stale and nothing of it is kept (the compare-and-set on the revision number)."""
+    from sqlalchemy import select, update
+
+    from bcapi.document import dumps
+    from bcapi.services import cases
+    from bcapi.services.errors import StaleRevision
+    from bcapi.services.principal import Principal, hash_key
+    from bcapi.storage.models import ApiKey
+
+    case, etag = submitted(api)
+    state = app.extensions["bcapi"]
+    with state.db.reading() as session:
+        key_id = session.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(api.key("EAS"))))
+    principal = Principal(key_id, "commissioner", "EAS", None)
+    document = make_document(title="The slower revision")
+    with pytest.raises(StaleRevision, match="Another revision was stored first"):
+        with state.db.writing() as session:
+            def another_revision_lands_first(current: str) -> bool:
+                assert f'"{current}"' == etag
+                session.execute(update(BusinessCase.__table__).where(BusinessCase.__table__.c.id == case["id"])
+                                .values(current_revision=2))
+                return True
+
+            cases.revise(session, case["id"], if_match=another_revision_lands_first, document=document,
+                         raw=dumps(document), principal=principal, ruleset=state.ruleset)
+    stored = body(api.get(f"/api/v1/cases/{case['id']}"))
+    assert (stored["revision"], stored["title"]) == (1, case["title"])
+
+
 # --- listing: filters and pages ------------------------------------------------------------
 
 def instant(text: str) -> str:
