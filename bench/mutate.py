@@ -304,6 +304,7 @@ def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool)
         starts = statement_starts(original)
         print(f"{name}: {len(found)} mutants, {base:.0f} s for a clean run of {len(tests)} test paths", flush=True)
         results = {"killed": 0, "survived": [], "timeout": 0}
+        started = time.monotonic()
         for m in found:
             if only and m.number not in only:
                 continue
@@ -330,6 +331,8 @@ def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool)
                       flush=True)
             else:
                 results[state if state == "timeout" else "killed"] += 1
+            if m.number % 20 == 0:
+                print(f"  ... {m.number}/{len(found)} after {time.monotonic() - started:.0f} s", flush=True)
         copy_target.write_text(original, encoding="utf-8")
     finally:
         shutil.rmtree(where, ignore_errors=True)
