@@ -92,6 +92,18 @@ def test_the_decision_clock_is_the_rulesets(outcomes_api):
     assert case["decision_due"] == (submitted_on + dt.timedelta(days=14)).isoformat()
 
 
+def test_a_ruleset_that_names_no_decision_clock_gives_eight_weeks(app_env, tmp_path):
+    path = tmp_path / "no-clock.yaml"
+    path.write_text(outcome_ruleset_text(rules=[("FIN-1", "finance", "major")]), encoding="utf-8")
+    app = create_app({**app_env, "BCAPI_RULES": str(path)})
+    try:
+        case, _ = submitted(ApiClient(app), document_where())
+        submitted_on = dt.datetime.fromisoformat(case["submitted_at"]).date()
+        assert case["decision_due"] == (submitted_on + dt.timedelta(days=56)).isoformat()
+    finally:
+        app.extensions["bcapi"].db.dispose()
+
+
 def set_decision_due(api, case_id: str, due: dt.date) -> None:
     """Move the case's clock, as if it had been submitted long ago."""
     with api.app.extensions["bcapi"].db.writing() as session:
