@@ -348,10 +348,15 @@ def main() -> None:
     parser.add_argument("module", nargs="+", choices=[*MODULES, "all"])
     parser.add_argument("--tests", choices=["after", "before"], default="after",
                         help="the mapped tests (default) or those that existed before issue #16")
-    parser.add_argument("--only", help="comma-separated mutant numbers")
+    parser.add_argument("--only", help="mutant numbers: 3,7,12 or a range, 55-106")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     args = parser.parse_args()
-    only = {int(x) for x in args.only.split(",")} if args.only else None
+    only = None
+    if args.only:  # "3,7,12" or "55-106"
+        only = set()
+        for part in args.only.split(","):
+            first, _, last = part.partition("-")
+            only.update(range(int(first), int(last or first) + 1))
     started = time.monotonic()
     for name in MODULES if "all" in args.module else args.module:
         run_module(name, which=args.tests, only=only, list_only=args.list)

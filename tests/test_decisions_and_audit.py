@@ -112,6 +112,11 @@ def test_the_audit_trail_shows_each_action_with_its_actor(api):
     assert decided["actor"]["role"] == "board" and decided["details"]["outcome"] == "approved"
     filtered = body(api.get(f"/api/v1/audit?action=case.revised&case_id={case['id']}", as_="admin"))["items"]
     assert len(filtered) == 1
+    # Each case event names the revision it concerns and the rating that revision was given.
+    on_case = [e for e in events if e.get("case_id") == case["id"]][::-1]
+    assert [(e["action"], e["details"].get("revision")) for e in on_case] == [
+        ("case.submitted", 1), ("case.revised", 2), ("case.reassessed", 2), ("case.decided", 2)]
+    assert on_case[0]["details"]["rating"] == case["latest_assessment"]["rating"]
 
 
 def test_the_audit_trail_never_holds_keys_or_documents(api, app):
