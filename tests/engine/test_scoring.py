@@ -348,6 +348,26 @@ def test_a_changed_ruleset_is_never_scored_with_what_was_prepared_for_another():
     assert assess(document, base).score == Decimal("71.4")
 
 
+def test_rulesets_that_differ_only_in_criterion_weights_each_score_by_their_own():
+    """finance passes (100.0), risk fails one of two minors (50.0): overall (100 + 50n)/(1 + n)
+    with risk weighing n. Each ruleset shares its rules, sources and severity weights with the
+    last one, which is gone (so its memory, and its id, may be reused)."""
+    import dataclasses
+
+    from bcapi.engine.model import Criterion
+
+    base = outcome_ruleset(rules=[("FIN-1", "finance", "minor"), ("RISK-1", "risk", "minor"),
+                                  ("RISK-2", "risk", "minor")])
+    document = document_where(failing=("RISK-2",))
+    for n in range(1, 30):
+        changed = dataclasses.replace(base, criteria=(Criterion("finance", "Finance", Decimal(1)),
+                                                      Criterion("risk", "Risk", Decimal(n))))
+        expected = (Decimal(100 + 50 * n) / (1 + n)).quantize(Decimal("0.1"), rounding="ROUND_HALF_UP")
+        assert assess(document, changed).score == expected, n
+        del changed
+        gc.collect()
+
+
 def test_rulesets_prepared_for_scoring_are_kept_to_a_bounded_number():
     import dataclasses
 
