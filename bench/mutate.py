@@ -60,7 +60,8 @@ MODULES: dict[str, dict] = {
         "path": "bcapi/services/cases.py",
         "tests": ["tests/test_case_lifecycle.py", "tests/test_cases_api.py", "tests/test_decisions_and_audit.py",
                   "tests/test_hostile_http.py::test_an_idempotent_replay_after_a_revision_keeps_body_and_etag_together",
-                  "tests/test_hostile_http.py::test_a_forged_or_naive_next_cursor_is_a_400_problem"],
+                  "tests/test_hostile_http.py::test_a_forged_or_naive_next_cursor_is_a_400_problem",
+                  "tests/test_hostile_http.py::test_a_revision_number_beyond_any_integer_column_is_404"],
         "before": ["tests/test_cases_api.py", "tests/test_decisions_and_audit.py",
                    "tests/test_hostile_http.py"],
         # The SQLite leg only: the code under mutation is the same on both databases, and the
