@@ -84,6 +84,16 @@ def test_a_submitted_case_is_stored_with_its_scores_worked_by_hand(outcomes_api)
     assert [(c["id"], c["rating"]) for c in listed] == [(case["id"], "red")]
 
 
+def test_reading_a_case_shows_its_latest_assessment(outcomes_api):
+    case, _ = submitted(outcomes_api, document_where(failing=("FIN-3",)))
+    url = f"/api/v1/cases/{case['id']}"
+    read = body(outcomes_api.get(url))["latest_assessment"]
+    assert read["id"] == case["latest_assessment"]["id"] and read["revision"] == 1
+    assert (read["score"], read["rating"]) == (case["latest_assessment"]["score"], "green")
+    again = body(outcomes_api.post(f"{url}/assessments", as_="board"))
+    assert body(outcomes_api.get(url))["latest_assessment"]["id"] == again["id"] != read["id"]
+
+
 # --- the decision clock --------------------------------------------------------------------
 
 def test_the_decision_clock_is_the_rulesets(outcomes_api):
