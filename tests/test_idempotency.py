@@ -244,3 +244,32 @@ def test_completing_a_claim_stores_the_answer_a_retry_gets(app):
     assert replay == idempotency.Replay(201, '{"id": "c1"}', "c1")
     idempotency.release(db, api_key_id=api_key_id, key="k")  # a finished answer is never released
     assert idempotency.claim(db, api_key_id=api_key_id, key="k", digest="d" * 64, ttl=ttl) == replay
+
+
+def test_the_minute_and_the_time_to_live_end_exactly_on_time(app, monkeypatch):
+    """With the service's clock stopped at 12:00:00: a claim made exactly a minute before is
+    stale and taken over, one made a microsecond later is not; a finished answer stored exactly
+    one time to live before has expired, one a microsecond later has not."""
+    db = app.extensions["bcapi"].db
+    api_key_id = key_id(app, new_key(app, role="admin"))
+    noon = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+    monkeypatch.setattr(idempotency, "utcnow", lambda: noon)
+    ttl, tick = dt.timedelta(hours=1), dt.timedelta(microseconds=1)
+
+    def stored(key: str, *, state: str, at: dt.datetime) -> None:
+        with db.writing() as session:
+            session.add(IdempotencyRecord(api_key_id=api_key_id, key=key, request_digest="d" * 64, state=state,
+                                          created_at=at, response_status=201, response_body="{}", case_id=None))
+
+    def claim(key: str):
+        return idempotency.claim(db, api_key_id=api_key_id, key=key, digest="d" * 64, ttl=ttl)
+
+    stored("stale", state="in_flight", at=noon - dt.timedelta(minutes=1))
+    stored("busy", state="in_flight", at=noon - dt.timedelta(minutes=1) + tick)
+    stored("expired", state="done", at=noon - ttl)
+    stored("kept", state="done", at=noon - ttl + tick)
+    assert claim("stale") is None  # taken over
+    with pytest.raises(IdempotencyConflict):
+        claim("busy")
+    assert claim("expired") is None  # may be used afresh
+    assert claim("kept") == idempotency.Replay(201, "{}", None)
