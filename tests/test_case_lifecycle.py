@@ -231,9 +231,12 @@ def test_a_cursor_without_a_timezone_is_refused_naming_the_cursor(api):
     assert aware.status_code == 200 and body(aware)["items"] == []
 
 
-def test_a_cursor_names_an_id_of_at_most_64_characters(api):
+def test_a_cursor_names_an_id_of_at_most_64_characters_and_needs_no_padding(api):
+    """Cursors are base64 without its `=` padding, whatever their length (an instant with no
+    fraction of a second makes a shorter one)."""
     at = "2026-01-01T00:00:00+00:00"
-    assert api.get(f"/api/v1/cases?cursor={cursor(at + '|' + 'f' * 64)}").status_code == 200
+    for length in range(58, 65):
+        assert api.get(f"/api/v1/cases?cursor={cursor(at + '|' + 'f' * length)}").status_code == 200, length
     assert_problem(api.get(f"/api/v1/cases?cursor={cursor(at + '|' + 'f' * 65)}"), 400)
 
 
