@@ -273,3 +273,33 @@ def test_the_minute_and_the_time_to_live_end_exactly_on_time(app, monkeypatch):
         claim("busy")
     assert claim("expired") is None  # may be used afresh
     assert claim("kept") == idempotency.Replay(201, "{}", None)
+
+
+def test_a_key_that_keeps_being_claimed_under_us_is_409_after_three_tries():
+    """Each try finds the key free and then loses the insert to another request (a unique-key
+    error): after three tries the client is told to retry, rather than looping or failing."""
+    from contextlib import contextmanager
+
+    from sqlalchemy.exc import IntegrityError
+
+    tries = []
+
+    class LosingEveryRace:
+        @contextmanager
+        def writing(self):
+            tries.append(1)
+
+            class Session:
+                def scalar(self, statement):
+                    return None
+
+                def add(self, record):
+                    pass
+
+            yield Session()
+            raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    with pytest.raises(IdempotencyConflict):
+        idempotency.claim(LosingEveryRace(), api_key_id="k", key="contested", digest="d" * 64,
+                          ttl=dt.timedelta(days=1))
+    assert len(tries) == 3
