@@ -82,4 +82,87 @@ def body(response) -> Any:
     return loads(response.get_data())
 
 
-__all__ = ["ApiClient", "Decimal", "body", "make_document", "minimal_document", "new_key", "sample"]
+
+
+# --- Small rulesets whose every outcome a test chooses -------------------------------------
+#
+# Each rule of `outcome_ruleset` passes unless the document's title says otherwise: a title
+# holding "[FIN-2 fail]" fails rule FIN-2, "[FIN-2 error]" makes it error at run time (int() of
+# the title), "[FIN-2 na]" makes it not applicable. So a test states each rule's outcome and
+# works the score out by hand, and no change to the reference ruleset moves its figures.
+
+_OUTCOME_RULE = """\
+  - id: {id}
+    criterion: {criterion}
+    severity: {severity}
+    title: Rule {id} holds
+    when: '!doc.title.contains("[{id} na]")'
+    check: 'doc.title.contains("[{id} error]") ? int(doc.title) == 0 : !doc.title.contains("[{id} fail]")'
+    message: Rule {id} failed.
+    fields: [/title]
+    guidance: Do what rule {id} asks.
+    source: handbook
+"""
+
+_RISK_SCORE_RULE = """\
+  - id: RISK-SCORE-LIMIT
+    criterion: {criterion}
+    severity: {severity}
+    title: No risk scores over 12
+    each: get(doc.risks, [])
+    check: item.score <= 12
+    message: Risk {{item.id}} scores {{item.score}}.
+    fields: ["/risks/{{index}}/score"]
+    guidance: Mitigate each risk until it scores 12 or less.
+    source: handbook
+"""
+
+
+def outcome_ruleset_text(*, rules: list[tuple[str, str, str]], criteria: dict[str, Any] | None = None,
+                         severity_weights: dict[str, Any] | None = None, green: Any = 75, amber: Any = 50,
+                         risk_score_rule: tuple[str, str] | None = None, parameters: str = "{}") -> str:
+    """The YAML of a ruleset of `rules` (id, criterion, severity), criteria {id: weight} (one
+    criterion per rule's criterion, weight 1, by default), weights 10/5/2/0 by default, and
+    optionally the per-item rule RISK-SCORE-LIMIT as (criterion, severity)."""
+    criteria = criteria or {c: 1 for _, c, _ in rules}
+    weights = {"blocker": 10, "major": 5, "minor": 2, "advice": 0, **(severity_weights or {})}
+    lines = ["ruleset: {id: test-outcomes, version: '1', title: Outcomes chosen by the test}",
+             "sources: {handbook: {title: The commissioning handbook}}",
+             f"parameters: {parameters}",
+             "severity_weights: {" + ", ".join(f"{k}: {v}" for k, v in weights.items()) + "}",
+             f"rating: {{green: {green}, amber: {amber}}}",
+             "criteria:",
+             *(f"  - {{id: {c}, title: Criterion {c}, weight: {w}}}" for c, w in criteria.items()),
+             "rules:"]
+    text = "\n".join(lines) + "\n" + "".join(_OUTCOME_RULE.format(id=i, criterion=c, severity=s) for i, c, s in rules)
+    if risk_score_rule:
+        text += _RISK_SCORE_RULE.format(criterion=risk_score_rule[0], severity=risk_score_rule[1])
+    return text
+
+
+_COMPILED: dict[str, Any] = {}
+
+
+def outcome_ruleset(**kwargs: Any):
+    """`outcome_ruleset_text(**kwargs)` loaded (and kept: the same text always compiles the same)."""
+    from bcapi.engine import parse_ruleset
+
+    text = outcome_ruleset_text(**kwargs)
+    if text not in _COMPILED:
+        _COMPILED[text] = parse_ruleset(text, "outcomes.yaml")
+    return _COMPILED[text]
+
+
+def document_where(*, failing: tuple[str, ...] = (), erroring: tuple[str, ...] = (),
+                   not_applicable: tuple[str, ...] = (), consortium: str = "EAS", **fields: Any) -> dict[str, Any]:
+    """A minimal document under which the rules of an `outcome_ruleset` fail, error or do not
+    apply as listed (and every other rule passes)."""
+    marks = ([f"[{r} fail]" for r in failing] + [f"[{r} error]" for r in erroring]
+             + [f"[{r} na]" for r in not_applicable])
+    document = minimal_document(consortium=consortium, title=" ".join(["Case", *marks]))
+    document.update(fields)
+    return document
+
+
+__all__ = ["ApiClient", "Decimal", "body", "document_where", "make_document", "minimal_document", "new_key",
+           "outcome_ruleset", "outcome_ruleset_text", "sample"]

@@ -175,8 +175,15 @@ def test_commissioner_cannot_read_another_consortiums_case(api):
 
 
 def test_admin_can_submit_for_any_consortium(api):
-    response = api.submit(make_document(consortium="SOTON-C"), as_="admin")
+    response = api.submit(make_document(consortium="SOTON-C", title="Admin's case"), as_="admin")
     assert response.status_code == 201
+    case = body(response)
+    assert case["consortium"] == {"code": "SOTON-C", "name": "SOTON-C consortium"}
+    assert (case["status"], case["revision"], case["title"]) == ("submitted", 1, "Admin's case")
+    # The case is that consortium's: its commissioner sees it, another's does not.
+    assert body(api.get(f"/api/v1/cases/{case['id']}", as_="SOTON-C"))["id"] == case["id"]
+    assert api.get(f"/api/v1/cases/{case['id']}", as_="EAS").status_code == 404
+    assert [c["id"] for c in body(api.get("/api/v1/cases", as_="SOTON-C"))["items"]] == [case["id"]]
 
 
 def test_revising_needs_if_match_and_keeps_every_revision(api):

@@ -61,14 +61,22 @@ def test_an_unknown_outcome_or_field_is_422(api):
     assert api.post(url, as_="board", json={"outcome": "approved", "mood": "good"}).status_code == 422
 
 
-def test_a_revision_after_return_restarts_the_clock(api):
+def test_a_revision_after_return_restarts_the_clock(api, app):
+    from bcapi.storage.models import BusinessCase
+
     case, etag = submit(api)
+    with app.extensions["bcapi"].db.writing() as session:  # submitted long ago: the clock has run out
+        session.get(BusinessCase, case["id"]).decision_due = dt.date(2001, 1, 1)
+    assert body(api.get(f"/api/v1/cases/{case['id']}"))["overdue"] is True
     api.post(f"/api/v1/cases/{case['id']}/decisions", as_="board",
              json={"outcome": "returned_for_revision", "reasons": [{"reason": "Add a sensitivity case"}]})
     revised = api.put(f"/api/v1/cases/{case['id']}", json=make_document(title="Revised"), headers={"If-Match": etag})
     assert revised.status_code == 200
     assert body(revised)["status"] == "revised"
     assert body(revised)["decision"]["outcome"] == "returned_for_revision"
+    revised_on = dt.datetime.fromisoformat(body(revised)["updated_at"]).date()
+    assert body(revised)["decision_due"] == (revised_on + dt.timedelta(days=56)).isoformat()
+    assert body(revised)["overdue"] is False
 
 
 def test_overdue_when_the_clock_has_run_out(api, app):
@@ -104,6 +112,11 @@ def test_the_audit_trail_shows_each_action_with_its_actor(api):
     assert decided["actor"]["role"] == "board" and decided["details"]["outcome"] == "approved"
     filtered = body(api.get(f"/api/v1/audit?action=case.revised&case_id={case['id']}", as_="admin"))["items"]
     assert len(filtered) == 1
+    # Each case event names the revision it concerns and the rating that revision was given.
+    on_case = [e for e in events if e.get("case_id") == case["id"]][::-1]
+    assert [(e["action"], e["details"].get("revision")) for e in on_case] == [
+        ("case.submitted", 1), ("case.revised", 2), ("case.reassessed", 2), ("case.decided", 2)]
+    assert on_case[0]["details"]["rating"] == case["latest_assessment"]["rating"]
 
 
 def test_the_audit_trail_never_holds_keys_or_documents(api, app):

@@ -6,6 +6,7 @@ the service's own schema accepts them, so each one is a document a client could 
 from __future__ import annotations
 
 import json
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -34,7 +35,14 @@ def test_any_valid_document_is_assessed_without_error_findings(document):
     result = assess(document, RULESET)
     errors = [(f.rule_id, f.message) for f in result.findings if f.status == "error"]
     assert errors == []
-    assert result.rating in ("green", "amber", "red")
+    # The score is the criteria's weighted mean (docs/rules.md), and red means a blocker failed
+    # or a score is under the amber threshold, whatever the reference ruleset's rules say.
+    total = sum(c.weight for c in result.criteria)
+    mean = sum(c.score * c.weight for c in result.criteria) / total
+    assert result.score == mean.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    amber = RULESET.thresholds["amber"]
+    blocked = any(f.severity == "blocker" and f.status == "fail" for f in result.findings)
+    assert (result.rating == "red") == (blocked or result.score < amber or any(c.score < amber for c in result.criteria))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
