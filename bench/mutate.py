@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/mutate.py assess            # one module, its mapped tests
     .venv/bin/python bench/mutate.py all               # the four modules, one after another
+    .venv/bin/python bench/mutate.py all --jobs 2      # mutants side by side (default: one a core)
     .venv/bin/python bench/mutate.py cases --list      # the mutants only, numbered, no test run
     .venv/bin/python bench/mutate.py idempotency --only 7,12   # re-run a few mutants
     .venv/bin/python bench/mutate.py auth --tests before       # with the tests of before issue #16
@@ -24,11 +25,14 @@ import argparse
 import ast
 import copy
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -280,7 +284,7 @@ def function_body_lines(source: str) -> set[int]:
     return lines
 
 
-def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool) -> dict:
+def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool, jobs: int = 1) -> dict:
     spec = MODULES[name]
     target = ROOT / spec["path"]
     original = target.read_text(encoding="utf-8")
@@ -290,28 +294,31 @@ def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool)
             print(f"{name} #{m.number} line {m.line}: {m.description}")
         return {}
     tests = spec["tests"] if which == "after" else spec["before"]
-    where = scratch_copy()
-    copy_target = where / spec["path"]
-    data_file = where / ".mutate-coverage"
+    # One scratch copy of the project per job: each mutant is written into a copy no other job
+    # is testing at the time.
+    copies = [scratch_copy() for _ in range(max(1, jobs))]
+    data_file = copies[0] / ".mutate-coverage"
     try:
         # A clean run, recording which test reaches which line of the module.
-        state, base = run_tests(where, tests, timeout=3600, select=spec.get("select"),
-                                env={"MUTATE_TARGET": str(copy_target), "MUTATE_DATA": str(data_file)},
+        state, base = run_tests(copies[0], tests, timeout=3600, select=spec.get("select"),
+                                env={"MUTATE_TARGET": str(copies[0] / spec["path"]), "MUTATE_DATA": str(data_file)},
                                 plugins=("mutate_coverage",))
         if state != "survived":
             raise SystemExit(f"{name}: the mapped tests fail on the unmutated code ({state})")
-        reached, order = tests_by_line(data_file, copy_target)
+        reached, order = tests_by_line(data_file, copies[0] / spec["path"])
         in_functions = function_body_lines(original)
         starts = statement_starts(original)
-        print(f"{name}: {len(found)} mutants, {base:.0f} s for a clean run of {len(tests)} test paths", flush=True)
+        print(f"{name}: {len(found)} mutants, {base:.0f} s for a clean run of {len(tests)} test paths, "
+              f"{len(copies)} job(s)", flush=True)
         results = {"killed": 0, "survived": [], "timeout": 0}
         started = time.monotonic()
-        for m in found:
-            if only and m.number not in only:
-                continue
-            copy_target.write_text(m.source, encoding="utf-8")
-            for pyc in (copy_target.parent / "__pycache__").glob(copy_target.stem + ".*.pyc"):
-                pyc.unlink()
+        free: queue.Queue[Path] = queue.Queue()
+        for where in copies:
+            free.put(where)
+        lock = threading.Lock()
+        done = [0]
+
+        def try_mutant(m: Mutant) -> None:
             # The tests that reach the mutated lines (in their usual order); all of them for a
             # line no test was seen on (a signature's default, a line run only at import).
             lines = range(m.line, m.end_line + 1)
@@ -321,22 +328,39 @@ def run_module(name: str, *, which: str, only: set[int] | None, list_only: bool)
                 reaching = set().union(*(reached.get(line, ()) for line in ran))
                 nodes = [node for node in order if node in reaching]
                 if not reaching:  # no test runs these lines: the mutant survives, untested
+                    with lock:
+                        results["survived"].append(m)
+                        print(f"  NOT REACHED #{m.number} line {m.line}: {m.description}", flush=True)
+                    return
+            where = free.get()
+            try:
+                copy_target = where / spec["path"]
+                copy_target.write_text(m.source, encoding="utf-8")
+                for pyc in (copy_target.parent / "__pycache__").glob(copy_target.stem + ".*.pyc"):
+                    pyc.unlink()
+                state, took = run_tests(where, nodes or tests, timeout=max(60.0, 3 * base),
+                                        select=None if nodes else spec.get("select"))
+                copy_target.write_text(original, encoding="utf-8")
+            finally:
+                free.put(where)
+            with lock:
+                if state == "survived":
                     results["survived"].append(m)
-                    print(f"  NOT REACHED #{m.number} line {m.line}: {m.description}", flush=True)
-                    continue
-            state, took = run_tests(where, nodes or tests, timeout=max(60.0, 3 * base),
-                                    select=None if nodes else spec.get("select"))
-            if state == "survived":
-                results["survived"].append(m)
-                print(f"  SURVIVED #{m.number} line {m.line}: {m.description}    [{original.splitlines()[m.line - 1].strip()[:90]}]",
-                      flush=True)
-            else:
-                results[state if state == "timeout" else "killed"] += 1
-            if m.number % 20 == 0:
-                print(f"  ... {m.number}/{len(found)} after {time.monotonic() - started:.0f} s", flush=True)
-        copy_target.write_text(original, encoding="utf-8")
+                    print(f"  SURVIVED #{m.number} line {m.line}: {m.description}    "
+                          f"[{original.splitlines()[m.line - 1].strip()[:90]}]", flush=True)
+                else:
+                    results[state if state == "timeout" else "killed"] += 1
+                done[0] += 1
+                if done[0] % 20 == 0:
+                    print(f"  ... {done[0]} run after {time.monotonic() - started:.0f} s", flush=True)
+
+        chosen = [m for m in found if not only or m.number in only]
+        with ThreadPoolExecutor(max_workers=len(copies)) as pool:  # each job waits on a pytest process
+            list(pool.map(try_mutant, chosen))
+        results["survived"].sort(key=lambda m: m.number)
     finally:
-        shutil.rmtree(where, ignore_errors=True)
+        for where in copies:
+            shutil.rmtree(where, ignore_errors=True)
     tried = len(only) if only else len(found)
     caught = results["killed"] + results["timeout"]
     print(f"{name}: {caught}/{tried} killed ({results['timeout']} by timeout), "
@@ -351,6 +375,8 @@ def main() -> None:
                         help="the mapped tests (default) or those that existed before issue #16")
     parser.add_argument("--only", help="mutant numbers: 3,7,12 or a range, 55-106")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="mutants tested side by side, each in its own copy (default: one a core)")
     args = parser.parse_args()
     only = None
     if args.only:  # "3,7,12" or "55-106"
@@ -360,7 +386,7 @@ def main() -> None:
             only.update(range(int(first), int(last or first) + 1))
     started = time.monotonic()
     for name in MODULES if "all" in args.module else args.module:
-        run_module(name, which=args.tests, only=only, list_only=args.list)
+        run_module(name, which=args.tests, only=only, list_only=args.list, jobs=args.jobs)
     if not args.list:
         print(f"total {time.monotonic() - started:.0f} s")
 
