@@ -372,3 +372,27 @@ def test_messages_state_the_difference_in_pounds_and_the_day_a_period_ends(rules
         "At £9,500, below the £30,000 limit, the case needs only a proportionate appraisal, but the board would "
         "still be helped by a short options appraisal (doing nothing, costed, against the preferred option) and "
         "a downside case (savings at 75% of plan).")
+
+
+# --- the hostile review (2026.12.1) ----------------------------------------------------------------
+
+HOSTILE = RULE_TESTS / "hostile"
+HOSTILE_VERDICTS = yaml.safe_load((HOSTILE / "verdicts.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_VERDICTS))
+def test_no_hostile_case_a_panel_would_not_fund_is_green(ruleset, case):
+    """Single changes to a green case that hide a net cost behind a one-word exemption, write
+    "TBC" as risk owners in other letters, have the conflicted shareholder chair the "independent"
+    scrutiny, or pay freed-up resources to the partners: each fails its rule at its pointer."""
+    verdict = HOSTILE_VERDICTS[case]
+    assessment = assess(read(HOSTILE / case), ruleset)
+    if verdict["rating"] == "green":
+        assert assessment.rating == "green"
+        return
+    assert assessment.rating != "green"
+    if verdict["rating"] == "red":
+        assert assessment.rating == "red"
+    failed = {f.rule_id: f for f in assessment.findings if f.status == "fail"}
+    assert verdict["rule"] in failed
+    assert verdict["pointer"] in failed[verdict["rule"]].fields

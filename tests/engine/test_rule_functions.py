@@ -62,7 +62,8 @@ def test_date_functions_explain_a_wrong_argument(source, words):
 
 @pytest.mark.parametrize("text", ["TBC", " tba ", "TBD", "N/A", "n/a.", "none", "None.", "NIL", "Unknown",
                                   "-", " -- ", "—", "To be confirmed", "to be confirmed.", "(TBC)", "?", "",
-                                  "   ", "Not known", "To be agreed"])
+                                  "   ", "Not known", "To be agreed", "T.B.C.", "t b c", "ＴＢＣ", "\u200b",
+                                  "TBC\u200b", "N / A"])
 def test_a_placeholder_is_not_a_named_person_body_or_action(text):
     assert ev("named(x)", x=text) is False
 
@@ -193,3 +194,10 @@ def test_marginal_overstatement_is_nothing_at_the_marginal_rate_and_reads_an_eme
     assert overstated([{"year": 2, "amount": 1000}], unmarked) == 700
     with pytest.raises(CelEvalError, match="needs the savings lines as a list"):
         overstated(None, unmarked)
+
+
+def test_word_count_counts_what_a_reader_sees():
+    assert ev("word_count(x)", x="SUS trend 2006-2009; PCT agreement") == 6
+    assert ev("word_count(x)", x="baseline") == 1
+    assert ev("word_count(x)", x="\u200b \u200b") == 0
+    assert ev("word_count(null)") == 0

@@ -24,7 +24,7 @@ FUNCTIONS = {"size": ((1,), "num"), "int": ((1,), "num"), "double": ((1,), "num"
              "add_years": ((2,), "date"), "add_days": ((2,), "date"), "period_end": ((2,), "date"),
              "share_from": ((3,), "num"), "named": ((1,), "bool"), "baseline_line": ((2,), None),
              "mentions": ((2,), "bool"), "own_tariff": ((2,), "num"),
-             "marginal_overstatement": ((6,), "num")}
+             "marginal_overstatement": ((6,), "num"), "word_count": ((1,), "num")}
 METHODS = {"size": ((0,), "num"), "contains": ((1,), "bool"), "startsWith": ((1,), "bool"),
            "endsWith": ((1,), "bool"), "matches": ((1,), "bool"), "lowerAscii": ((0,), "str"),
            "trim": ((0,), "str")}
@@ -36,7 +36,7 @@ HELPERS = {"size": rt.size, "int": rt.to_int, "double": rt.to_decimal, "string":
            "add_years": rt.add_years, "add_days": rt.add_days, "period_end": rt.period_end,
            "share_from": rt.share_from, "named": rt.named, "baseline_line": rt.baseline_line,
            "mentions": rt.mentions, "own_tariff": rt.own_tariff,
-           "marginal_overstatement": rt.marginal_overstatement}
+           "marginal_overstatement": rt.marginal_overstatement, "word_count": rt.word_count}
 
 # The kinds of value each operand of a string method may be (the receiver first), as far as
 # the code generator knows them at load ('num', 'str', 'bool', 'list', 'map', 'date', 'null'): a
@@ -78,7 +78,7 @@ RUNTIME["_Fallback"] = _Fallback
 COSTLY_FUNCTIONS = frozenset({"date", "days_between", "round", "money", "pct", "num", "string", "int", "double",
                               "min", "max", "sum", "add_years", "add_days", "period_end", "share_from",
                               "named", "baseline_line", "mentions", "own_tariff",
-                              "marginal_overstatement"})
+                              "marginal_overstatement", "word_count"})
 
 
 def compile_generated(python_source: str, filename: str) -> CodeType:

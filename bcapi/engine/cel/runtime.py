@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, NoReturn
@@ -548,13 +549,35 @@ PLACEHOLDERS = frozenset({
 _EDGE_PUNCTUATION = " \t\r\n.,;:!?()[]{}'\"*-–—_/\\"
 
 
+def _visible(text: str) -> str:
+    """`text` as a reader sees it: compatibility forms folded (full-width "ＴＢＣ" is "TBC") and
+    invisible format characters (zero-width spaces, byte-order marks) dropped."""
+    folded = unicodedata.normalize("NFKC", text)
+    return "".join(c for c in folded if unicodedata.category(c) != "Cf")
+
+
+_NOT_LETTERS = re.compile(r"[^a-z0-9?]+")
+# The placeholders with their spaces and punctuation taken out ("T.B.C." is "tbc").
+_COMPACT_PLACEHOLDERS = frozenset(_NOT_LETTERS.sub("", p) for p in PLACEHOLDERS)
+
+
 def placeholder(text: str) -> bool:
-    """Whether `text` is only a placeholder ("TBC", "n/a", "-", "To be confirmed." ...)."""
-    words = " ".join(text.split()).lower()
+    """Whether `text` is only a placeholder ("TBC", "T.B.C.", "n/a", "-", "To be confirmed." ...),
+    however it is spaced, punctuated, cased or encoded (full-width letters, zero-width spaces)."""
+    words = " ".join(_visible(text).split()).lower()
     if words in PLACEHOLDERS:
         return True
     stripped = words.strip(_EDGE_PUNCTUATION)
-    return stripped in PLACEHOLDERS or " ".join(stripped.replace(".", " ").split()) in PLACEHOLDERS
+    return (stripped in PLACEHOLDERS or " ".join(stripped.replace(".", " ").split()) in PLACEHOLDERS
+            or _NOT_LETTERS.sub("", words) in _COMPACT_PLACEHOLDERS)
+
+
+def word_count(text: Any) -> int:
+    """How many words `text` has (runs of letters or digits), as a reader sees it; 0 for null."""
+    if text is None:
+        return 0
+    _strings("word_count", text)
+    return len(re.findall(r"[^\W_]+", _visible(text)))
 
 
 def named(value: Any) -> bool:
