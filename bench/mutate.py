@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, dict] = {
     "assess": {
         "path": "bcapi/engine/assess.py",
-        "tests": ["tests/engine/test_scoring.py", "tests/engine/test_scoring_properties.py"],
+        "tests": ["tests/engine/test_scoring.py", "tests/engine/test_scoring_properties.py",
+                  "tests/engine/test_explain.py"],
         "before": ["tests/engine/test_properties.py", "tests/engine/test_reference_ruleset.py"],
     },
     "idempotency": {
