@@ -54,6 +54,22 @@ def test_reasons_may_cite_rules_of_the_latest_assessment_only(api):
     assert good.status_code == 201 and body(good)["reasons"][0]["rule_ids"] == failed[:2]
 
 
+def test_control_characters_in_a_note_or_reason_are_422_with_their_pointers(api):
+    case, _ = submit(api)
+    url = f"/api/v1/cases/{case['id']}/decisions"
+    response = api.post(url, as_="board", json={"outcome": "rejected", "note": "Board\x07",
+                                                "reasons": [{"reason": "Fine"}, {"reason": "Costs\x1b[31m"}]})
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert body(response)["errors"] == [
+        {"pointer": "/note",
+         "detail": "Text may not contain the control character U+0007 (only tab, line feed and carriage return)."},
+        {"pointer": "/reasons/1/reason",
+         "detail": "Text may not contain the control character U+001B (only tab, line feed and carriage return)."}]
+    nul = api.post(url, as_="board", json={"outcome": "rejected", "reasons": [{"reason": "a\u0000b"}]})
+    assert nul.status_code == 422 and body(nul)["errors"][0]["pointer"] == "/reasons/0/reason"
+    assert body(api.get(url))["items"] == []
+
+
 def test_an_unknown_outcome_or_field_is_422(api):
     case, _ = submit(api)
     url = f"/api/v1/cases/{case['id']}/decisions"

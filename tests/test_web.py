@@ -224,6 +224,31 @@ def test_the_decision_form_refuses_what_the_api_would(api, three_cases, fields, 
     assert body(api.get(f"/api/v1/cases/{derm['id']}/decisions", as_="board"))["items"] == []
 
 
+@pytest.mark.parametrize("fields, field, error", [
+    ({"reasons": "a\x00b"}, "reasons", "Text may not contain the NUL character (\\u0000)."),
+    ({"reasons": "Costs\x1b[31m unclear"}, "reasons",
+     "Text may not contain the control character U+001B (only tab, line feed and carriage return)."),
+    ({"reasons": "Costs unclear", "note": "Board\x07"}, "note",
+     "Text may not contain the control character U+0007 (only tab, line feed and carriage return)."),
+])
+def test_control_characters_are_refused_next_to_their_field_and_nothing_is_stored(api, three_cases, fields,
+                                                                                   field, error):
+    derm = three_cases["derm"]
+    response = decide(board_client(api), derm["id"], outcome="rejected", **fields)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'<p class="error-message" id="{field}-error"><span class="visually-hidden">Error:</span> {error}</p>' in html
+    assert body(api.get(f"/api/v1/cases/{derm['id']}/decisions", as_="board"))["items"] == []
+
+
+def test_tabs_and_line_breaks_are_kept_in_reasons(api, three_cases):
+    derm = three_cases["derm"]
+    assert decide(board_client(api), derm["id"], outcome="rejected",
+                  reasons="Costs:\tunclear\r\nRisks: none").status_code == 303
+    [decision] = body(api.get(f"/api/v1/cases/{derm['id']}/decisions", as_="board"))["items"]
+    assert decision["reasons"][0]["reason"] == "Costs:\tunclear\r\nRisks: none"
+
+
 def test_a_decision_on_a_revision_the_board_has_not_seen_is_refused(api, three_cases):
     """The board member opens revision 1; the consortium revises the case; the decision sent from
     the page they read is refused rather than landing on revision 2 unread."""

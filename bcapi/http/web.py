@@ -160,7 +160,13 @@ class DecisionForm(Form):
         if any(rule_id not in known for rule_id in field.data or []):
             raise ValidationError("Choose only rules the case's latest assessment failed.")
 
+    def validate_note(self, field):
+        if problem := decisions.text_problem(field.data):
+            raise ValidationError(problem)
+
     def validate_reasons(self, field):
+        if problem := decisions.text_problem(field.data):
+            raise ValidationError(problem)
         if not field.data and self.outcome.data in NEEDS_REASONS:
             raise ValidationError(f"Give the reasons to {NEEDS_REASONS[self.outcome.data]} this case.")
         if not field.data and self.rule_ids.data:
@@ -170,6 +176,12 @@ class DecisionForm(Form):
         """The decision as the API's request body."""
         reasons = [{"reason": self.reasons.data, "rule_ids": list(self.rule_ids.data)}] if self.reasons.data else []
         return {"outcome": self.outcome.data, "note": self.note.data, "reasons": reasons}
+
+    def field_for(self, pointer: str):
+        """The field a service error's JSON pointer names (/reasons/0/rule_ids/1: the rules), or None."""
+        parts = pointer.split("/")
+        name = {"outcome": "outcome", "note": "note", "reasons": "rule_ids" if "rule_ids" in parts else "reasons"}
+        return getattr(self, name[parts[1]]) if len(parts) > 1 and parts[1] in name else None
 
 
 def _failed_rules(assessment: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -246,8 +258,10 @@ def record_decision(case_id):
             form.form_errors.append(f"The case was revised (it is now at revision {stale.revision}) after you "
                                     "opened it. Read the new assessment, then decide again.")
             form.revision.data = str(stale.revision)
-        except Invalid as exc:
-            form.form_errors.extend(message for _, message in exc.errors)
+        except Invalid as exc:  # shown next to the field it names, if any
+            for pointer, message in exc.errors:
+                field = form.field_for(pointer)
+                (field.errors if field is not None else form.form_errors).append(message)
         else:
             flash(decision.id, "decided")
             return redirect(url_for("web.case_report", case_id=case_id, _anchor="confirmation"), 303)
