@@ -70,6 +70,20 @@ def test_control_characters_in_a_note_or_reason_are_422_with_their_pointers(api)
     assert body(api.get(url))["items"] == []
 
 
+def test_an_invisible_reason_is_no_reason(api):
+    case, _ = submit(api)
+    url = f"/api/v1/cases/{case['id']}/decisions"
+    for invisible in ("\u200b", " \ufeff\u2060 ", "\u00a0\u200b"):
+        response = api.post(url, as_="board", json={"outcome": "rejected", "note": "",
+                                                    "reasons": [{"reason": invisible, "rule_ids": []}]})
+        assert response.status_code == 422
+        assert body(response)["errors"] == [{"pointer": "/reasons/0/reason", "detail":
+                                             "A reason must have visible text, not only spaces or invisible characters."}]
+    assert body(api.get(url))["items"] == []
+    kept = api.post(url, as_="board", json={"outcome": "rejected", "reasons": [{"reason": "\u200bCosts unclear"}]})
+    assert kept.status_code == 201 and body(kept)["reasons"][0]["reason"] == "\u200bCosts unclear"
+
+
 def test_an_unknown_outcome_or_field_is_422(api):
     case, _ = submit(api)
     url = f"/api/v1/cases/{case['id']}/decisions"

@@ -216,6 +216,9 @@ def test_a_rejection_without_reasons_is_refused_next_to_the_field_and_nothing_is
      "Choose only rules the case&#39;s latest assessment failed."),
     ({"outcome": "rejected", "reasons": "x" * 2001}, "Keep the reasons to 2,000 characters"),
     ({"outcome": "approved", "rule_ids": ["COI-ALTERNATIVES"]}, "Say in words why the rules you chose matter."),
+    ({"outcome": "rejected", "reasons": " \u200b \ufeff "}, "Give the reasons to reject this case."),
+    ({"outcome": "approved", "reasons": "\u200b", "rule_ids": ["COI-ALTERNATIVES"]},
+     "Say in words why the rules you chose matter."),
 ])
 def test_the_decision_form_refuses_what_the_api_would(api, three_cases, fields, error):
     derm = three_cases["derm"]

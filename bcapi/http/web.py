@@ -167,14 +167,16 @@ class DecisionForm(Form):
     def validate_reasons(self, field):
         if problem := decisions.text_problem(field.data):
             raise ValidationError(problem)
-        if not field.data and self.outcome.data in NEEDS_REASONS:
+        given = decisions.has_visible_text(field.data)  # "\u200b" gives no reason
+        if not given and self.outcome.data in NEEDS_REASONS:
             raise ValidationError(f"Give the reasons to {NEEDS_REASONS[self.outcome.data]} this case.")
-        if not field.data and self.rule_ids.data:
+        if not given and self.rule_ids.data:
             raise ValidationError("Say in words why the rules you chose matter.")
 
     def to_request(self) -> dict[str, Any]:
         """The decision as the API's request body."""
-        reasons = [{"reason": self.reasons.data, "rule_ids": list(self.rule_ids.data)}] if self.reasons.data else []
+        reasons = ([{"reason": self.reasons.data, "rule_ids": list(self.rule_ids.data)}]
+                   if decisions.has_visible_text(self.reasons.data) else [])
         return {"outcome": self.outcome.data, "note": self.note.data, "reasons": reasons}
 
     def field_for(self, pointer: str):

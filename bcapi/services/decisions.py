@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy import select
@@ -33,10 +34,19 @@ def text_problem(text: str) -> str | None:
     return None
 
 
+def has_visible_text(text: str) -> bool:
+    """Whether the text shows anything once whitespace and format characters (Unicode category Cf:
+    zero-width space, byte order mark, ...) are left out: "\u200b" is no reason."""
+    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
+
+
 def check(*, note: str, reasons: list[dict[str, Any]]) -> None:
-    """Refuse a note or reason with control characters, naming each by its JSON pointer."""
+    """Refuse a note or reason with control characters, and a reason with nothing visible, naming
+    each by its JSON pointer."""
     texts = [("/note", note)] + [(f"/reasons/{i}/reason", r.get("reason", "")) for i, r in enumerate(reasons)]
     errors = [(pointer, problem) for pointer, text in texts if (problem := text_problem(text))]
+    errors += [(f"/reasons/{i}/reason", "A reason must have visible text, not only spaces or invisible characters.")
+               for i, r in enumerate(reasons) if not has_visible_text(r.get("reason", ""))]
     if errors:
         raise Invalid(errors[0][1] if len(errors) == 1 else f"{len(errors)} texts are not valid; see errors.",
                       errors=errors)
