@@ -35,10 +35,12 @@ def test_board_approves_and_the_decision_names_revision_and_assessment(api):
 
 def test_rejecting_without_reasons_is_422_and_records_nothing(api):
     case, _ = submit(api)
-    for outcome in ("rejected", "returned_for_revision"):
+    for outcome, detail in (("rejected", "A decision to reject must give its reasons."),
+                            ("returned_for_revision", "A decision to return for revision must give its reasons.")):
         response = api.post(f"/api/v1/cases/{case['id']}/decisions", as_="board", json={"outcome": outcome})
         assert response.status_code == 422
-        assert body(response)["errors"][0]["pointer"] == "/reasons"
+        assert body(response)["detail"] == detail
+        assert body(response)["errors"] == [{"pointer": "/reasons", "detail": detail}]
     assert body(api.get(f"/api/v1/cases/{case['id']}"))["status"] == "submitted"
 
 

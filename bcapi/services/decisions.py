@@ -18,6 +18,9 @@ from .errors import Invalid
 
 OUTCOMES = ("approved", "rejected", "deferred", "returned_for_revision")
 NEEDS_REASONS = ("rejected", "returned_for_revision")
+# Each outcome as what the board does, for messages: "a decision to reject ...".
+VERBS = {"approved": "approve", "rejected": "reject", "deferred": "defer",
+         "returned_for_revision": "return for revision"}
 # C0 controls but tab, line feed and carriage return: nothing a board member types, and PostgreSQL
 # cannot store U+0000 at all.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -57,7 +60,7 @@ def decide(session: Session, case: BusinessCase, *, outcome: str, note: str,
     """Record a decision on the case's current revision and latest assessment."""
     check(note=note, reasons=reasons)
     if outcome in NEEDS_REASONS and not reasons:
-        raise Invalid(f"A decision to {outcome.replace('_', ' ')} must give its reasons.",
+        raise Invalid(f"A decision to {VERBS[outcome]} must give its reasons.",
                       pointer="/reasons")
     assessed_rules = _rules_in_latest_assessment(session, case)
     unknown = [(f"/reasons/{i}/rule_ids/{j}", f"Rule {rule_id} is not in the case's latest assessment.")
