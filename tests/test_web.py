@@ -252,6 +252,21 @@ def test_tabs_and_line_breaks_are_kept_in_reasons(api, three_cases):
     assert decision["reasons"][0]["reason"] == "Costs:\tunclear\r\nRisks: none"
 
 
+@pytest.mark.parametrize("fields, field, error", [
+    ({"outcome": ["approved", "rejected"], "reasons": "x"}, "outcome", "Choose one decision."),
+    ({"outcome": ["rejected", "rejected"], "reasons": "x"}, "outcome", "Choose one decision."),
+    ({"outcome": "rejected", "reasons": ["Costs unclear", "Risks unclear"]}, "reasons", "Give the reasons in one box."),
+    ({"outcome": "approved", "note": ["One", "Two"]}, "note", "Give the note in one box."),
+])
+def test_a_field_sent_twice_is_refused_next_to_it(api, three_cases, fields, field, error):
+    derm = three_cases["derm"]
+    response = decide(board_client(api), derm["id"], **fields)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'<p class="error-message" id="{field}-error"><span class="visually-hidden">Error:</span> {error}</p>' in html
+    assert body(api.get(f"/api/v1/cases/{derm['id']}/decisions", as_="board"))["items"] == []
+
+
 def test_a_decision_on_a_revision_the_board_has_not_seen_is_refused(api, three_cases):
     """The board member opens revision 1; the consortium revises the case; the decision sent from
     the page they read is refused rather than landing on revision 2 unread."""

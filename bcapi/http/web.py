@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import Form, HiddenField, SelectMultipleField, StringField, TextAreaField, ValidationError
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, StopValidation
 
 from bcapi.http.auth import (PUBLIC, Principal, SignInRequired, allow, current_principal, end_session, find_key,
                              principal_for, start_session)
@@ -131,6 +131,18 @@ def _strip(value: str | None) -> str:
     return (value or "").strip()
 
 
+class _Once:
+    """Refuse a field sent more than once (outcome=approved&outcome=rejected): taking the first
+    would record what the board member may not have meant."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __call__(self, form, field):
+        if len(field.raw_data or ()) > 1:
+            raise StopValidation(self.message)
+
+
 class DecisionForm(Form):
     """The board's decision on the case's page: the same fields as POST /api/v1/cases/{id}/decisions,
     the reasons given as one text (and the failed rules it rests on, chosen by title).
@@ -139,12 +151,12 @@ class DecisionForm(Form):
     whose way of taking choices changes from 3.3 to 3.4."""
 
     revision = HiddenField()
-    outcome = StringField("Decision", validators=[InputRequired("Choose a decision.")])
+    outcome = StringField("Decision", validators=[_Once("Choose one decision."), InputRequired("Choose a decision.")])
     reasons = TextAreaField("Reasons", filters=[_strip], validators=[
-        Length(max=2000, message="Keep the reasons to 2,000 characters (give detail in the note).")])
+        _Once("Give the reasons in one box."), Length(max=2000, message="Keep the reasons to 2,000 characters (give detail in the note).")])
     rule_ids = SelectMultipleField("Failed rules the reasons rest on", validate_choice=False)
     note = TextAreaField("Note for the record", filters=[_strip], validators=[
-        Length(max=10_000, message="Keep the note to 10,000 characters.")])
+        _Once("Give the note in one box."), Length(max=10_000, message="Keep the note to 10,000 characters.")])
 
     def __init__(self, *args, rules: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
