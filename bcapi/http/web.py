@@ -153,7 +153,8 @@ class DecisionForm(Form):
     revision = HiddenField()
     outcome = StringField("Decision", validators=[_Once("Choose one decision."), InputRequired("Choose a decision.")])
     reasons = TextAreaField("Reasons", filters=[_strip], validators=[
-        _Once("Give the reasons in one box."), Length(max=2000, message="Keep the reasons to 2,000 characters (give detail in the note).")])
+        _Once("Give the reasons in one box."),
+        Length(max=2000, message="Keep the reasons to 2,000 characters (give detail in the note).")])
     rule_ids = SelectMultipleField("Failed rules the reasons rest on", validate_choice=False)
     note = TextAreaField("Note for the record", filters=[_strip], validators=[
         _Once("Give the note in one box."), Length(max=10_000, message="Keep the note to 10,000 characters.")])
