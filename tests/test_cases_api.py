@@ -214,6 +214,23 @@ def test_revising_needs_if_match_and_keeps_every_revision(api):
     assert [a["revision"] for a in history] == [2, 1]
 
 
+def test_if_match_may_list_several_entity_tags(api):
+    """RFC 9110 13.1.1: the condition holds if any listed tag matches the current one (strongly)."""
+    first = api.submit(make_document(title="First version"))
+    url = f"/api/v1/cases/{body(first)['id']}"
+    current = first.headers["ETag"]
+    assert api.put(url, json=make_document(title="Second version"),
+                   headers={"If-Match": f'"x", W/{current}'}).status_code == 412  # weak never matches strongly
+    revised = api.put(url, json=make_document(title="Second version"), headers={"If-Match": f'"x", {current}'})
+    assert revised.status_code == 200 and body(revised)["revision"] == 2
+    # The old tag is stale now; listed with others that are not the current one, still 412.
+    assert api.put(url, json=make_document(title="Third version"),
+                   headers={"If-Match": f'{current}, "y"'}).status_code == 412
+    again = api.put(url, json=make_document(title="Third version"),
+                    headers={"If-Match": f'{current},{revised.headers["ETag"]}'})
+    assert again.status_code == 200 and body(again)["revision"] == 3
+
+
 def test_an_invalid_revision_changes_nothing(api):
     first = api.submit(make_document())
     url = f"/api/v1/cases/{body(first)['id']}"

@@ -35,10 +35,12 @@ def test_board_approves_and_the_decision_names_revision_and_assessment(api):
 
 def test_rejecting_without_reasons_is_422_and_records_nothing(api):
     case, _ = submit(api)
-    for outcome in ("rejected", "returned_for_revision"):
+    for outcome, detail in (("rejected", "A decision to reject must give its reasons."),
+                            ("returned_for_revision", "A decision to return for revision must give its reasons.")):
         response = api.post(f"/api/v1/cases/{case['id']}/decisions", as_="board", json={"outcome": outcome})
         assert response.status_code == 422
-        assert body(response)["errors"][0]["pointer"] == "/reasons"
+        assert body(response)["detail"] == detail
+        assert body(response)["errors"] == [{"pointer": "/reasons", "detail": detail}]
     assert body(api.get(f"/api/v1/cases/{case['id']}"))["status"] == "submitted"
 
 
@@ -52,6 +54,36 @@ def test_reasons_may_cite_rules_of_the_latest_assessment_only(api):
     good = api.post(url, as_="board", json={"outcome": "rejected", "note": "See reasons",
                                             "reasons": [{"reason": "Unmanaged conflict", "rule_ids": failed[:2]}]})
     assert good.status_code == 201 and body(good)["reasons"][0]["rule_ids"] == failed[:2]
+
+
+def test_control_characters_in_a_note_or_reason_are_422_with_their_pointers(api):
+    case, _ = submit(api)
+    url = f"/api/v1/cases/{case['id']}/decisions"
+    response = api.post(url, as_="board", json={"outcome": "rejected", "note": "Board\x07",
+                                                "reasons": [{"reason": "Fine"}, {"reason": "Costs\x1b[31m"}]})
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert body(response)["errors"] == [
+        {"pointer": "/note",
+         "detail": "Text may not contain the control character U+0007 (only tab, line feed and carriage return)."},
+        {"pointer": "/reasons/1/reason",
+         "detail": "Text may not contain the control character U+001B (only tab, line feed and carriage return)."}]
+    nul = api.post(url, as_="board", json={"outcome": "rejected", "reasons": [{"reason": "a\u0000b"}]})
+    assert nul.status_code == 422 and body(nul)["errors"][0]["pointer"] == "/reasons/0/reason"
+    assert body(api.get(url))["items"] == []
+
+
+def test_an_invisible_reason_is_no_reason(api):
+    case, _ = submit(api)
+    url = f"/api/v1/cases/{case['id']}/decisions"
+    for invisible in ("\u200b", " \ufeff\u2060 ", "\u00a0\u200b"):
+        response = api.post(url, as_="board", json={"outcome": "rejected", "note": "",
+                                                    "reasons": [{"reason": invisible, "rule_ids": []}]})
+        assert response.status_code == 422
+        assert body(response)["errors"] == [{"pointer": "/reasons/0/reason", "detail":
+                                             "A reason must have visible text, not only spaces or invisible characters."}]
+    assert body(api.get(url))["items"] == []
+    kept = api.post(url, as_="board", json={"outcome": "rejected", "reasons": [{"reason": "\u200bCosts unclear"}]})
+    assert kept.status_code == 201 and body(kept)["reasons"][0]["reason"] == "\u200bCosts unclear"
 
 
 def test_an_unknown_outcome_or_field_is_422(api):

@@ -216,11 +216,54 @@ def test_a_rejection_without_reasons_is_refused_next_to_the_field_and_nothing_is
      "Choose only rules the case&#39;s latest assessment failed."),
     ({"outcome": "rejected", "reasons": "x" * 2001}, "Keep the reasons to 2,000 characters"),
     ({"outcome": "approved", "rule_ids": ["COI-ALTERNATIVES"]}, "Say in words why the rules you chose matter."),
+    ({"outcome": "rejected", "reasons": " \u200b \ufeff "}, "Give the reasons to reject this case."),
+    ({"outcome": "approved", "reasons": "\u200b", "rule_ids": ["COI-ALTERNATIVES"]},
+     "Say in words why the rules you chose matter."),
 ])
 def test_the_decision_form_refuses_what_the_api_would(api, three_cases, fields, error):
     derm = three_cases["derm"]
     response = decide(board_client(api), derm["id"], **fields)
     assert response.status_code == 422 and error in response.get_data(as_text=True)
+    assert body(api.get(f"/api/v1/cases/{derm['id']}/decisions", as_="board"))["items"] == []
+
+
+@pytest.mark.parametrize("fields, field, error", [
+    ({"reasons": "a\x00b"}, "reasons", "Text may not contain the NUL character (\\u0000)."),
+    ({"reasons": "Costs\x1b[31m unclear"}, "reasons",
+     "Text may not contain the control character U+001B (only tab, line feed and carriage return)."),
+    ({"reasons": "Costs unclear", "note": "Board\x07"}, "note",
+     "Text may not contain the control character U+0007 (only tab, line feed and carriage return)."),
+])
+def test_control_characters_are_refused_next_to_their_field_and_nothing_is_stored(api, three_cases, fields,
+                                                                                   field, error):
+    derm = three_cases["derm"]
+    response = decide(board_client(api), derm["id"], outcome="rejected", **fields)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'<p class="error-message" id="{field}-error"><span class="visually-hidden">Error:</span> {error}</p>' in html
+    assert body(api.get(f"/api/v1/cases/{derm['id']}/decisions", as_="board"))["items"] == []
+
+
+def test_tabs_and_line_breaks_are_kept_in_reasons(api, three_cases):
+    derm = three_cases["derm"]
+    assert decide(board_client(api), derm["id"], outcome="rejected",
+                  reasons="Costs:\tunclear\r\nRisks: none").status_code == 303
+    [decision] = body(api.get(f"/api/v1/cases/{derm['id']}/decisions", as_="board"))["items"]
+    assert decision["reasons"][0]["reason"] == "Costs:\tunclear\r\nRisks: none"
+
+
+@pytest.mark.parametrize("fields, field, error", [
+    ({"outcome": ["approved", "rejected"], "reasons": "x"}, "outcome", "Choose one decision."),
+    ({"outcome": ["rejected", "rejected"], "reasons": "x"}, "outcome", "Choose one decision."),
+    ({"outcome": "rejected", "reasons": ["Costs unclear", "Risks unclear"]}, "reasons", "Give the reasons in one box."),
+    ({"outcome": "approved", "note": ["One", "Two"]}, "note", "Give the note in one box."),
+])
+def test_a_field_sent_twice_is_refused_next_to_it(api, three_cases, fields, field, error):
+    derm = three_cases["derm"]
+    response = decide(board_client(api), derm["id"], **fields)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'<p class="error-message" id="{field}-error"><span class="visually-hidden">Error:</span> {error}</p>' in html
     assert body(api.get(f"/api/v1/cases/{derm['id']}/decisions", as_="board"))["items"] == []
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, flash, get_flashed_messages, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import Form, HiddenField, SelectMultipleField, StringField, TextAreaField, ValidationError
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, StopValidation
 
 from bcapi.http.auth import (PUBLIC, Principal, SignInRequired, allow, current_principal, end_session, find_key,
                              principal_for, start_session)
@@ -131,6 +131,18 @@ def _strip(value: str | None) -> str:
     return (value or "").strip()
 
 
+class _Once:
+    """Refuse a field sent more than once (outcome=approved&outcome=rejected): taking the first
+    would record what the board member may not have meant."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __call__(self, form, field):
+        if len(field.raw_data or ()) > 1:
+            raise StopValidation(self.message)
+
+
 class DecisionForm(Form):
     """The board's decision on the case's page: the same fields as POST /api/v1/cases/{id}/decisions,
     the reasons given as one text (and the failed rules it rests on, chosen by title).
@@ -139,12 +151,13 @@ class DecisionForm(Form):
     whose way of taking choices changes from 3.3 to 3.4."""
 
     revision = HiddenField()
-    outcome = StringField("Decision", validators=[InputRequired("Choose a decision.")])
+    outcome = StringField("Decision", validators=[_Once("Choose one decision."), InputRequired("Choose a decision.")])
     reasons = TextAreaField("Reasons", filters=[_strip], validators=[
+        _Once("Give the reasons in one box."),
         Length(max=2000, message="Keep the reasons to 2,000 characters (give detail in the note).")])
     rule_ids = SelectMultipleField("Failed rules the reasons rest on", validate_choice=False)
     note = TextAreaField("Note for the record", filters=[_strip], validators=[
-        Length(max=10_000, message="Keep the note to 10,000 characters.")])
+        _Once("Give the note in one box."), Length(max=10_000, message="Keep the note to 10,000 characters.")])
 
     def __init__(self, *args, rules: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
@@ -160,16 +173,30 @@ class DecisionForm(Form):
         if any(rule_id not in known for rule_id in field.data or []):
             raise ValidationError("Choose only rules the case's latest assessment failed.")
 
+    def validate_note(self, field):
+        if problem := decisions.text_problem(field.data):
+            raise ValidationError(problem)
+
     def validate_reasons(self, field):
-        if not field.data and self.outcome.data in NEEDS_REASONS:
+        if problem := decisions.text_problem(field.data):
+            raise ValidationError(problem)
+        given = decisions.has_visible_text(field.data)  # "\u200b" gives no reason
+        if not given and self.outcome.data in NEEDS_REASONS:
             raise ValidationError(f"Give the reasons to {NEEDS_REASONS[self.outcome.data]} this case.")
-        if not field.data and self.rule_ids.data:
+        if not given and self.rule_ids.data:
             raise ValidationError("Say in words why the rules you chose matter.")
 
     def to_request(self) -> dict[str, Any]:
         """The decision as the API's request body."""
-        reasons = [{"reason": self.reasons.data, "rule_ids": list(self.rule_ids.data)}] if self.reasons.data else []
+        reasons = ([{"reason": self.reasons.data, "rule_ids": list(self.rule_ids.data)}]
+                   if decisions.has_visible_text(self.reasons.data) else [])
         return {"outcome": self.outcome.data, "note": self.note.data, "reasons": reasons}
+
+    def field_for(self, pointer: str):
+        """The field a service error's JSON pointer names (/reasons/0/rule_ids/1: the rules), or None."""
+        parts = pointer.split("/")
+        name = {"outcome": "outcome", "note": "note", "reasons": "rule_ids" if "rule_ids" in parts else "reasons"}
+        return getattr(self, name[parts[1]]) if len(parts) > 1 and parts[1] in name else None
 
 
 def _failed_rules(assessment: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -246,8 +273,10 @@ def record_decision(case_id):
             form.form_errors.append(f"The case was revised (it is now at revision {stale.revision}) after you "
                                     "opened it. Read the new assessment, then decide again.")
             form.revision.data = str(stale.revision)
-        except Invalid as exc:
-            form.form_errors.extend(message for _, message in exc.errors)
+        except Invalid as exc:  # shown next to the field it names, if any
+            for pointer, message in exc.errors:
+                field = form.field_for(pointer)
+                (field.errors if field is not None else form.form_errors).append(message)
         else:
             flash(decision.id, "decided")
             return redirect(url_for("web.case_report", case_id=case_id, _anchor="confirmation"), 303)
