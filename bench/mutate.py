@@ -75,7 +75,8 @@ MODULES: dict[str, dict] = {
     },
     "auth": {
         "path": "bcapi/http/auth.py",
-        "tests": ["tests/test_keys_and_access.py", "tests/test_access_policy.py",
+        "tests": ["tests/test_keys_and_access.py", "tests/test_access_policy.py", "tests/test_hardening.py",
+                  "tests/test_sessions.py", "tests/test_public_url.py",
                   "tests/test_cases_api.py::test_no_key_or_an_unknown_key_is_401",
                   "tests/test_decisions_and_audit.py::test_an_admin_issues_a_key_that_works_and_revoking_it_stops_it_at_once",
                   "tests/test_decisions_and_audit.py::test_an_expired_key_is_refused"],
